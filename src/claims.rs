@@ -1,0 +1,262 @@
+//! What a token says: claims, and their exact postcard encoding (spec/format.md, "Claims").
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::error::{ConfigError, Reason};
+
+/// The format's time origin, 2024-01-01T00:00:00Z: wire times count seconds from here, which
+/// keeps the issued-at varint at 4 bytes until 2032.
+pub const TIME_ORIGIN: UnixTime = UnixTime(1_704_067_200);
+/// Length of one revocation epoch in seconds.
+pub const EPOCH_SECONDS: u64 = 3600;
+/// Longest subject, in bytes of UTF-8.
+pub const MAX_SUBJECT_LEN: usize = 64;
+/// Longest application data, in bytes.
+pub const MAX_APP_DATA_LEN: usize = 256;
+/// Longest claims encoding this format can produce (spec/format.md, "Length bounds").
+pub const MAX_CLAIMS_LEN: usize = 16 + 1 + 1 + 10 + 5 * 4 + 16 + 1 + MAX_SUBJECT_LEN + 2 + MAX_APP_DATA_LEN;
+
+/// A session's 128-bit identifier: new at every login, shared by all tokens of the session.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub [u8; 16]);
+
+/// A token's 128-bit identifier: the first 16 bytes of its random nonce.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenId(pub [u8; 16]);
+
+macro_rules! redacted_debug {
+    ($t:ident) => {
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Identifiers name live sessions; logs get a keyed hash instead (events).
+                f.write_str(concat!(stringify!($t), "(..)"))
+            }
+        }
+    };
+}
+redacted_debug!(SessionId);
+redacted_debug!(TokenId);
+
+/// How much a session may do. Ordered: `Anonymous < Authenticated < Elevated`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Privilege {
+    /// No one has logged in.
+    Anonymous = 0,
+    /// A subject logged in.
+    Authenticated = 1,
+    /// Recently re-authenticated for a sensitive action (short-lived).
+    Elevated = 2,
+}
+
+impl Privilege {
+    /// The wire value.
+    pub const fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// The level for a wire value, if it is one.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::Anonymous),
+            1 => Some(Self::Authenticated),
+            2 => Some(Self::Elevated),
+            _ => None,
+        }
+    }
+}
+
+/// The revocation generation a token's revocations live in: hours since [`TIME_ORIGIN`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Epoch(pub u64);
+
+impl Epoch {
+    /// The epoch containing `t` (times before the origin map to epoch 0).
+    pub fn containing(t: UnixTime) -> Self {
+        Self(t.0.saturating_sub(TIME_ORIGIN.0) / EPOCH_SECONDS)
+    }
+
+    /// The first instant after this epoch.
+    pub fn end(self) -> UnixTime {
+        UnixTime(
+            TIME_ORIGIN
+                .0
+                .saturating_add(self.0.saturating_add(1).saturating_mul(EPOCH_SECONDS)),
+        )
+    }
+}
+
+/// A keyed 128-bit hash of the client context the token is bound to (zero when unbound).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BindingHash(pub [u8; 16]);
+
+/// Token flags. Bits not defined here must be zero, or the token is refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    /// The binding hash covers the client's IP prefix.
+    pub const BIND_IP: u8 = 1 << 0;
+    /// The binding hash covers the client's User-Agent.
+    pub const BIND_USER_AGENT: u8 = 1 << 1;
+    /// The binding hash covers an application-supplied value (e.g. a TLS exporter).
+    pub const BIND_APP_VALUE: u8 = 1 << 2;
+    /// Every defined bit.
+    pub const KNOWN: u8 = Self::BIND_IP | Self::BIND_USER_AGENT | Self::BIND_APP_VALUE;
+
+    /// Whether every bit of `mask` is set.
+    pub const fn contains(self, mask: u8) -> bool {
+        self.0 & mask == mask
+    }
+}
+
+/// Everything a token asserts, with absolute times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// The session this token belongs to.
+    pub session_id: SessionId,
+    /// Who logged in (absent for anonymous sessions); 1 to 64 bytes.
+    pub subject: Option<String>,
+    /// The privilege level.
+    pub privilege: Privilege,
+    /// Revocation generation (at or after the hour of `issued_at`).
+    pub epoch: Epoch,
+    /// When the token was minted.
+    pub issued_at: UnixTime,
+    /// When the token stops opening (idle timeout); at most `session_deadline`.
+    pub expires_at: UnixTime,
+    /// When the whole session ends, whatever rotations happen.
+    pub session_deadline: UnixTime,
+    /// When the subject last proved who they are (at most `issued_at`).
+    pub authenticated_at: UnixTime,
+    /// Keyed hash of the client context.
+    pub binding: BindingHash,
+    /// Flags (which inputs the binding covers).
+    pub flags: Flags,
+    /// Application data, at most 256 bytes; empty when unused.
+    pub app_data: Vec<u8>,
+}
+
+/// The exact wire form; field order is normative.
+#[derive(Serialize, Deserialize)]
+struct WireClaims<'a> {
+    session_id: [u8; 16],
+    privilege: u8,
+    flags: u8,
+    issued_at: u64,
+    expires_in: u32,
+    session_deadline_in: u32,
+    authenticated_ago: u32,
+    epoch_offset: u32,
+    binding: [u8; 16],
+    subject: &'a str,
+    app_data: &'a [u8],
+}
+
+fn delta(later: UnixTime, earlier: UnixTime, what: &'static str) -> Result<u32, ConfigError> {
+    let d = later.0.checked_sub(earlier.0).ok_or(ConfigError::Claims(what))?;
+    u32::try_from(d).map_err(|_| ConfigError::Claims(what))
+}
+
+impl Claims {
+    /// Appends the canonical encoding to `out` after checking every bound.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ConfigError> {
+        let subject = self.subject.as_deref().unwrap_or("");
+        if self.subject.is_some() && (subject.is_empty() || subject.len() > MAX_SUBJECT_LEN) {
+            return Err(ConfigError::Claims("subject must be 1 to 64 bytes"));
+        }
+        if self.app_data.len() > MAX_APP_DATA_LEN {
+            return Err(ConfigError::Claims("application data over 256 bytes"));
+        }
+        if self.flags.0 & !Flags::KNOWN != 0 {
+            return Err(ConfigError::Claims("undefined flag bits"));
+        }
+        let issued = self
+            .issued_at
+            .0
+            .checked_sub(TIME_ORIGIN.0)
+            .ok_or(ConfigError::Claims("issued before 2024"))?;
+        if self.expires_at > self.session_deadline {
+            return Err(ConfigError::Claims("token expiry after the session deadline"));
+        }
+        let epoch_offset = self
+            .epoch
+            .0
+            .checked_sub(issued / EPOCH_SECONDS)
+            .and_then(|d| u32::try_from(d).ok())
+            .ok_or(ConfigError::Claims("epoch before the hour of issue"))?;
+        let wire = WireClaims {
+            session_id: self.session_id.0,
+            privilege: self.privilege.as_u8(),
+            flags: self.flags.0,
+            issued_at: issued,
+            expires_in: delta(self.expires_at, self.issued_at, "expiry before issue")?,
+            session_deadline_in: delta(self.session_deadline, self.issued_at, "deadline before issue")?,
+            authenticated_ago: delta(self.issued_at, self.authenticated_at, "authenticated after issue")?,
+            epoch_offset,
+            binding: self.binding.0,
+            subject,
+            app_data: &self.app_data,
+        };
+        let encoded = postcard::to_extend(&wire, core::mem::take(out))
+            .map_err(|_| ConfigError::Claims("encoding failed"))?;
+        *out = encoded;
+        Ok(())
+    }
+
+    /// Decodes a canonical encoding; anything else is [`Reason::BadClaims`].
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, Reason> {
+        let (wire, rest) =
+            postcard::take_from_bytes::<WireClaims<'_>>(bytes).map_err(|_| Reason::BadClaims)?;
+        if !rest.is_empty() {
+            return Err(Reason::BadClaims);
+        }
+        let claims = Self::from_wire(&wire).ok_or(Reason::BadClaims)?;
+        // postcard accepts over-long varints; one plaintext must have one meaning, so the
+        // bytes must be exactly what we would have written.
+        let mut canonical = [0u8; MAX_CLAIMS_LEN];
+        match postcard::to_slice(&wire, &mut canonical) {
+            Ok(re) if re == bytes => Ok(claims),
+            _ => Err(Reason::BadClaims),
+        }
+    }
+
+    fn from_wire(w: &WireClaims<'_>) -> Option<Self> {
+        if w.subject.len() > MAX_SUBJECT_LEN
+            || w.app_data.len() > MAX_APP_DATA_LEN
+            || w.flags & !Flags::KNOWN != 0
+        {
+            return None;
+        }
+        let issued_at = UnixTime(TIME_ORIGIN.0.checked_add(w.issued_at)?);
+        let expires_at = UnixTime(issued_at.0.checked_add(u64::from(w.expires_in))?);
+        let session_deadline = UnixTime(issued_at.0.checked_add(u64::from(w.session_deadline_in))?);
+        if expires_at > session_deadline {
+            return None;
+        }
+        Some(Self {
+            session_id: SessionId(w.session_id),
+            subject: (!w.subject.is_empty()).then(|| w.subject.to_owned()),
+            privilege: Privilege::from_u8(w.privilege)?,
+            epoch: Epoch((w.issued_at / EPOCH_SECONDS).checked_add(u64::from(w.epoch_offset))?),
+            issued_at,
+            expires_at,
+            session_deadline,
+            authenticated_at: UnixTime(issued_at.0.checked_sub(u64::from(w.authenticated_ago))?),
+            binding: BindingHash(w.binding),
+            flags: Flags(w.flags),
+            app_data: w.app_data.to_vec(),
+        })
+    }
+}
+
+/// Decodes claims bytes exactly as opening does (for fuzzing and other implementations'
+/// cross-checks). Never panics.
+///
+/// # Errors
+/// [`Reason::BadClaims`] for anything that is not a canonical claims encoding.
+pub fn decode_claims(bytes: &[u8]) -> Result<Claims, Reason> {
+    Claims::decode(bytes)
+}

@@ -1,0 +1,145 @@
+//! The key-file text format (spec/format.md, "Key file").
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use zeroize::Zeroizing;
+
+use crate::error::ConfigError;
+use crate::keys::{KeyId, KeyRing, KeyState, SessionKey};
+use crate::xchacha::KEY_LEN;
+
+/// First non-comment line of every key file.
+pub(crate) const MAGIC: &str = "sealed-session-keys v1";
+
+fn bad(line: usize, problem: &'static str) -> ConfigError {
+    ConfigError::KeyFile { line, problem }
+}
+
+pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
+    let mut ring = KeyRing::empty();
+    let mut seen_magic = false;
+    let entries = text.split(['\n', ';']).map(str::trim).enumerate();
+    for (index, entry) in entries.filter(|(_, e)| !e.is_empty() && !e.starts_with('#')) {
+        let line = index + 1;
+        if !seen_magic {
+            if entry != MAGIC {
+                return Err(bad(line, "expected the header line `sealed-session-keys v1`"));
+            }
+            seen_magic = true;
+            continue;
+        }
+        let (id, state, key) = parse_entry(line, entry)?;
+        ring.insert(id, state, key).map_err(|e| match e {
+            ConfigError::KeyRing(problem) => bad(line, problem),
+            other => other,
+        })?;
+    }
+    if !seen_magic {
+        return Err(bad(1, "empty key file"));
+    }
+    ring.validate()?;
+    Ok(ring)
+}
+
+fn parse_entry(line: usize, entry: &str) -> Result<(KeyId, KeyState, SessionKey), ConfigError> {
+    let mut fields = entry.split_ascii_whitespace();
+    let (Some(id), Some(state), Some(secret), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(bad(
+            line,
+            "expected `<id> <primary|accept-only|retired> <base64 secret>`",
+        ));
+    };
+    let id = id
+        .parse::<u8>()
+        .map_err(|_| bad(line, "key id must be a decimal number from 0 to 255"))?;
+    let state =
+        KeyRing::parse_state(state).ok_or(bad(line, "state must be primary, accept-only or retired"))?;
+    let bytes = Zeroizing::new(
+        STANDARD
+            .decode(secret)
+            .map_err(|_| bad(line, "secret is not canonical padded base64"))?,
+    );
+    let array: [u8; KEY_LEN] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad(line, "secret must decode to exactly 32 bytes"))?;
+    Ok((KeyId(id), state, SessionKey::from_bytes(array)))
+}
+
+pub(crate) fn render<'a>(keys: impl Iterator<Item = (KeyId, KeyState, &'a SessionKey)>) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(format!("# secret: keep this file mode 0600\n{MAGIC}\n"));
+    for (id, state, key) in keys {
+        let b64 = Zeroizing::new(STANDARD.encode(key.dangerous_expose_secret()));
+        out.push_str(&format!("{} {} {}\n", id.0, state.as_str(), b64.as_str()));
+    }
+    out
+}
+
+pub(crate) fn load(path: &Path) -> Result<KeyRing, ConfigError> {
+    check_permissions(path)?;
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        context: format!("reading key file {}", path.display()),
+        source,
+    })?);
+    parse(&text)
+}
+
+#[cfg(unix)]
+fn check_permissions(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Io {
+        context: format!("reading key file {}", path.display()),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::KeyFilePermissions {
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_path: &Path) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+/// Writes `ring` to `path` with mode 0600. With `create_new`, an existing file is an error
+/// (key generation never overwrites); otherwise the file is replaced atomically.
+///
+/// # Errors
+/// The file exists (with `create_new`) or cannot be written.
+pub fn write_key_file(path: &Path, ring: &KeyRing, create_new: bool) -> Result<(), ConfigError> {
+    let io = |source| ConfigError::Io {
+        context: format!("writing key file {}", path.display()),
+        source,
+    };
+    let text = ring.to_key_file_text();
+    let tmp = path.with_extension("tmp-sealed-session");
+    let target = if create_new {
+        path.to_path_buf()
+    } else {
+        tmp.clone()
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&target).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    if !create_new {
+        std::fs::rename(&tmp, path).map_err(io)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! Key material: master secrets with ids and states, and their per-purpose subkeys.
+
+use core::fmt;
+
+use ring::hkdf;
+use ring::hmac;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{ConfigError, Reason};
+use crate::xchacha::KEY_LEN;
+
+/// HKDF-SHA256 salt for every subkey (spec/format.md, "Keys").
+pub(crate) const HKDF_SALT: &[u8] = b"sealed-session/v1";
+/// HKDF info label of the token-sealing subkey.
+pub(crate) const LABEL_SEAL: &[u8] = b"sealed-session/v1 seal";
+/// HKDF info label of the client-binding subkey.
+pub(crate) const LABEL_BINDING: &[u8] = b"sealed-session/v1 binding";
+/// HKDF info label of the revocation-snapshot MAC subkey.
+pub(crate) const LABEL_SNAPSHOT: &[u8] = b"sealed-session/v1 snapshot";
+
+/// The one-byte identifier of a key, carried in every token header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub u8);
+
+/// What a key may be used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    /// Mints new tokens and opens existing ones. Exactly one key in a ring is primary.
+    Primary,
+    /// Opens tokens but never mints: the state in which a new key is distributed before it is
+    /// promoted, and in which an old key stays until its last token has expired.
+    AcceptOnly,
+    /// Opens nothing; tokens under it are refused with [`Reason::RetiredKey`].
+    Retired,
+}
+
+impl KeyState {
+    /// The key-file spelling of the state.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::AcceptOnly => "accept-only",
+            Self::Retired => "retired",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "primary" => Some(Self::Primary),
+            "accept-only" => Some(Self::AcceptOnly),
+            "retired" => Some(Self::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A 32-byte master secret. Not `Clone` (a secret should have one owner), zeroized on drop,
+/// redacted in `Debug`.
+pub struct SessionKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl SessionKey {
+    /// Draws a new key from the operating system's random generator.
+    ///
+    /// # Errors
+    /// [`ConfigError::Randomness`] when the generator fails.
+    pub fn generate() -> Result<Self, ConfigError> {
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        crate::rng::fill_from_os(bytes.as_mut())?;
+        Ok(Self(bytes))
+    }
+
+    /// Wraps existing key bytes (from a secret manager, say). The caller should zeroize its
+    /// copy.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The raw secret. The name is loud on purpose: only key-file writers need it.
+    pub fn dangerous_expose_secret(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    fn derive(&self, label: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        struct Len;
+        impl hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                KEY_LEN
+            }
+        }
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT).extract(self.0.as_ref());
+        // Expanding 32 bytes with a fixed info can only fail for outputs over 255 * 32
+        // bytes, so an error here is unreachable; a zero key would then fail every open.
+        if let Ok(okm) = prk.expand(&[label], Len) {
+            let _ = okm.fill(out.as_mut());
+        }
+        out
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(..)")
+    }
+}
+
+/// One key of the ring with its derived subkeys.
+pub(crate) struct RingKey {
+    pub(crate) id: KeyId,
+    pub(crate) state: KeyState,
+    secret: SessionKey,
+    pub(crate) seal: Zeroizing<[u8; KEY_LEN]>,
+    // ring does not zeroize its HMAC key schedule; the inputs we hold are zeroized.
+    pub(crate) binding: hmac::Key,
+    pub(crate) snapshot: hmac::Key,
+}
+
+impl RingKey {
+    fn new(id: KeyId, state: KeyState, secret: SessionKey) -> Self {
+        let seal = secret.derive(LABEL_SEAL);
+        let mut b = secret.derive(LABEL_BINDING);
+        let mut s = secret.derive(LABEL_SNAPSHOT);
+        let binding = hmac::Key::new(hmac::HMAC_SHA256, b.as_ref());
+        let snapshot = hmac::Key::new(hmac::HMAC_SHA256, s.as_ref());
+        b.zeroize();
+        s.zeroize();
+        Self {
+            id,
+            state,
+            secret,
+            seal,
+            binding,
+            snapshot,
+        }
+    }
+}
+
+/// The keys a node knows: exactly one primary (mints), any number accept-only or retired.
+///
+/// Rotation across nodes is three-phase (spec/format.md, "Key rotation"): add the new key as
+/// accept-only everywhere, promote it to primary, retire the old one after the longest session
+/// can have ended. No node then refuses a token another node minted.
+pub struct KeyRing {
+    keys: Vec<RingKey>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = f.debug_list();
+        for k in &self.keys {
+            l.entry(&format_args!("{}:{}", k.id.0, k.state.as_str()));
+        }
+        l.finish()
+    }
+}
+
+impl KeyRing {
+    /// A ring with one freshly generated primary key, id 1.
+    ///
+    /// # Errors
+    /// [`ConfigError::Randomness`] when the generator fails.
+    pub fn generate() -> Result<Self, ConfigError> {
+        Self::empty().with_key(KeyId(1), KeyState::Primary, SessionKey::generate()?)
+    }
+
+    /// A ring with no keys; add some with [`KeyRing::with_key`].
+    pub fn empty() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// Adds a key.
+    ///
+    /// # Errors
+    /// The id is already present, or a second primary is added.
+    pub fn with_key(mut self, id: KeyId, state: KeyState, key: SessionKey) -> Result<Self, ConfigError> {
+        self.insert(id, state, key)?;
+        Ok(self)
+    }
+
+    /// Adds a key in place.
+    ///
+    /// # Errors
+    /// The id is already present, or a second primary is added.
+    pub fn insert(&mut self, id: KeyId, state: KeyState, key: SessionKey) -> Result<(), ConfigError> {
+        if self.keys.iter().any(|k| k.id == id) {
+            return Err(ConfigError::KeyRing("duplicate key id"));
+        }
+        if state == KeyState::Primary && self.primary_id().is_some() {
+            return Err(ConfigError::KeyRing("more than one primary key"));
+        }
+        self.keys.push(RingKey::new(id, state, key));
+        Ok(())
+    }
+
+    /// Makes `id` the primary key; the previous primary becomes accept-only.
+    ///
+    /// # Errors
+    /// The id is unknown or retired (a retired key must never mint again).
+    pub fn promote(&mut self, id: KeyId) -> Result<(), ConfigError> {
+        match self.get(id) {
+            None => return Err(ConfigError::KeyRing("no key with that id")),
+            Some(k) if k.state == KeyState::Retired => {
+                return Err(ConfigError::KeyRing("a retired key cannot be promoted"))
+            }
+            Some(_) => {}
+        }
+        for k in &mut self.keys {
+            k.state = if k.id == id {
+                KeyState::Primary
+            } else if k.state == KeyState::Primary {
+                KeyState::AcceptOnly
+            } else {
+                k.state
+            };
+        }
+        Ok(())
+    }
+
+    /// Retires `id`: tokens under it no longer open.
+    ///
+    /// # Errors
+    /// The id is unknown, or is the primary (promote another key first).
+    pub fn retire(&mut self, id: KeyId) -> Result<(), ConfigError> {
+        let key = self
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or(ConfigError::KeyRing("no key with that id"))?;
+        if key.state == KeyState::Primary {
+            return Err(ConfigError::KeyRing(
+                "the primary key cannot be retired; promote another first",
+            ));
+        }
+        key.state = KeyState::Retired;
+        Ok(())
+    }
+
+    /// The id of the minting key, if any.
+    pub fn primary_id(&self) -> Option<KeyId> {
+        self.keys
+            .iter()
+            .find(|k| k.state == KeyState::Primary)
+            .map(|k| k.id)
+    }
+
+    /// `(id, state)` of every key, in insertion order.
+    pub fn states(&self) -> Vec<(KeyId, KeyState)> {
+        self.keys.iter().map(|k| (k.id, k.state)).collect()
+    }
+
+    /// Parses the key-file format (spec/format.md, "Key file"); `;` also separates entries so
+    /// the same text fits in one environment variable.
+    ///
+    /// # Errors
+    /// A detailed [`ConfigError::KeyFile`] naming the entry and the problem.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        crate::keyfile::parse(text)
+    }
+
+    /// Loads a key file, refusing one that group or others can access.
+    ///
+    /// # Errors
+    /// Unreadable file, loose permissions, or a parse error.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        crate::keyfile::load(path)
+    }
+
+    /// Loads keys from an environment variable holding key-file text.
+    ///
+    /// # Errors
+    /// The variable is unset or not valid key-file text.
+    pub fn from_env(var: &str) -> Result<Self, ConfigError> {
+        let text = Zeroizing::new(std::env::var(var).map_err(|_| ConfigError::Setting {
+            setting: "key environment variable",
+            problem: "unset or not unicode",
+        })?);
+        Self::parse(&text)
+    }
+
+    /// The ring in key-file format. Holds secrets: write it only to a 0600 file.
+    pub fn to_key_file_text(&self) -> Zeroizing<String> {
+        crate::keyfile::render(self.keys.iter().map(|k| (k.id, k.state, &k.secret)))
+    }
+
+    /// Checks the ring can mint.
+    ///
+    /// # Errors
+    /// No primary key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.primary_id()
+            .map(|_| ())
+            .ok_or(ConfigError::KeyRing("no primary key"))
+    }
+
+    pub(crate) fn get(&self, id: KeyId) -> Option<&RingKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    pub(crate) fn primary(&self) -> Option<&RingKey> {
+        self.keys.iter().find(|k| k.state == KeyState::Primary)
+    }
+
+    /// The key that opens a token with this id, or why none does.
+    pub(crate) fn opening_key(&self, id: KeyId) -> Result<&RingKey, Reason> {
+        match self.get(id) {
+            None => Err(Reason::UnknownKey),
+            Some(k) if k.state == KeyState::Retired => Err(Reason::RetiredKey),
+            Some(k) => Ok(k),
+        }
+    }
+
+    pub(crate) fn parse_state(s: &str) -> Option<KeyState> {
+        KeyState::parse(s)
+    }
+}

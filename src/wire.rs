@@ -1,0 +1,95 @@
+//! Byte layout, base64url and length caps. No cryptography here.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::claims::MAX_CLAIMS_LEN;
+use crate::error::Reason;
+use crate::keys::KeyId;
+use crate::xchacha::{NONCE_LEN, TAG_LEN};
+
+/// The only format version this build reads and writes.
+pub const VERSION: u8 = 1;
+/// Header: version byte, key id byte.
+pub(crate) const HEADER_LEN: usize = 2;
+/// Bytes around the claims: header, nonce, tag.
+pub const FRAMING_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
+/// Longest token in bytes.
+pub const MAX_TOKEN_BYTES: usize = FRAMING_LEN + MAX_CLAIMS_LEN;
+/// Longest token text: base64url without padding of [`MAX_TOKEN_BYTES`].
+pub const MAX_TOKEN_CHARS: usize = (MAX_TOKEN_BYTES * 4).div_ceil(3);
+
+/// A token's bytes after the cheap structural checks, before any cryptography. Nothing in
+/// it is trusted; only [`crate::Sealer::open_untrusted_at`] turns it into claims.
+pub struct UntrustedToken {
+    buf: [u8; MAX_TOKEN_BYTES],
+    len: usize,
+}
+
+impl UntrustedToken {
+    /// Length cap, canonical base64url, minimum framing, version, in that order.
+    ///
+    /// # Errors
+    /// [`Reason::Oversized`], [`Reason::Malformed`] or [`Reason::UnsupportedVersion`].
+    pub fn parse(text: &str) -> Result<Self, Reason> {
+        if text.len() > MAX_TOKEN_CHARS {
+            return Err(Reason::Oversized);
+        }
+        let mut buf = [0u8; MAX_TOKEN_BYTES];
+        // The engine rejects padding and non-zero trailing bits, so every byte string has
+        // exactly one accepted spelling.
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(text.as_bytes(), &mut buf)
+            .map_err(|_| Reason::Malformed)?;
+        if len < FRAMING_LEN {
+            return Err(Reason::Malformed);
+        }
+        let token = Self { buf, len };
+        if token.version() != VERSION {
+            return Err(Reason::UnsupportedVersion);
+        }
+        Ok(token)
+    }
+
+    /// The bytes of the token.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// Format version byte.
+    pub fn version(&self) -> u8 {
+        self.buf.first().copied().unwrap_or(0)
+    }
+
+    /// Key id byte (not yet known to be genuine).
+    pub fn key_id(&self) -> KeyId {
+        KeyId(self.buf.get(1).copied().unwrap_or(0))
+    }
+
+    /// Splits into header, nonce, ciphertext and tag (lengths guaranteed by `parse`).
+    pub(crate) fn parts_mut(&mut self) -> Option<Parts<'_>> {
+        let bytes = self.buf.get_mut(..self.len)?;
+        let (header, rest) = bytes.split_at_mut(HEADER_LEN);
+        let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
+        let ct_len = rest.len().checked_sub(TAG_LEN)?;
+        let (ciphertext, tag) = rest.split_at_mut(ct_len);
+        Some(Parts {
+            header: <[u8; HEADER_LEN]>::try_from(&*header).ok()?,
+            nonce: <[u8; NONCE_LEN]>::try_from(&*nonce).ok()?,
+            ciphertext,
+            tag: <[u8; TAG_LEN]>::try_from(&*tag).ok()?,
+        })
+    }
+}
+
+pub(crate) struct Parts<'a> {
+    pub(crate) header: [u8; HEADER_LEN],
+    pub(crate) nonce: [u8; NONCE_LEN],
+    pub(crate) ciphertext: &'a mut [u8],
+    pub(crate) tag: [u8; TAG_LEN],
+}
+
+/// base64url without padding.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
