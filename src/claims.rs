@@ -22,6 +22,19 @@ pub const MAX_CLAIMS_LEN: usize = 16 + 1 + 1 + 10 + 5 * 4 + 16 + 1 + MAX_SUBJECT
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionId(pub [u8; 16]);
 
+impl SessionId {
+    /// A fresh random session id from the crate's OS-seeded generator (see `spec/format.md`,
+    /// "Randomness"). Use one at every login; never adopt an id a client presented.
+    ///
+    /// # Errors
+    /// [`ConfigError::Randomness`] when the operating system generator fails.
+    pub fn generate() -> Result<Self, ConfigError> {
+        let mut id = [0u8; 16];
+        crate::rng::fill(&mut id)?;
+        Ok(Self(id))
+    }
+}
+
 /// A token's 128-bit identifier: the first 16 bytes of its random nonce.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenId(pub [u8; 16]);

@@ -1,0 +1,284 @@
+//! `sealed-session`: operator tool for key files, and for minting and inspecting tokens in tests.
+//!
+//! Exit codes: 0 success, 1 token rejected (`inspect`), 2 usage or configuration error.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sealed_session::{
+    BindingHash, Claims, Clock, ConfigError, Epoch, Flags, KeyId, KeyRing, KeyState, Privilege, Reason,
+    Sealer, SessionId, SessionKey, SystemClock, UnixTime,
+};
+use zeroize::Zeroizing;
+
+mod render;
+
+/// Key files, and minting and inspecting sealed session tokens.
+#[derive(Parser)]
+#[command(name = "sealed-session", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new key file (mode 0600) with one primary key; never overwrites.
+    Keygen {
+        /// Path of the key file to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Id of the new key.
+        #[arg(long, default_value_t = 1)]
+        id: u8,
+    },
+    /// Add, promote, retire or list the keys of a key file.
+    Keys {
+        /// The key file (rewritten atomically, mode 0600).
+        #[arg(long)]
+        file: PathBuf,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Open a token and print its claims as JSON, or `rejected: <reason>` (exit 1).
+    Inspect {
+        #[command(flatten)]
+        sealer: SealerArgs,
+        /// Clock leeway in seconds (at most 60).
+        #[arg(long, default_value_t = 0)]
+        leeway: u64,
+        /// The token, or `-` to read it from stdin (keeps it out of the process list).
+        token: String,
+    },
+    /// Mint a token under the primary key and print it (for testing).
+    Mint {
+        #[command(flatten)]
+        sealer: SealerArgs,
+        /// Subject (user id), 1 to 64 bytes.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Privilege level [default: authenticated with a subject, else anonymous].
+        #[arg(long, value_enum)]
+        privilege: Option<Level>,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 1800)]
+        ttl: u32,
+        /// Seconds until the session's absolute deadline.
+        #[arg(long, default_value_t = 86_400)]
+        lifetime: u32,
+    },
+}
+
+#[derive(clap::Args)]
+struct SealerArgs {
+    /// The key file.
+    #[arg(long)]
+    keys: PathBuf,
+    /// Application context string (1 to 255 bytes).
+    #[arg(long)]
+    context: String,
+    /// Current time in Unix seconds [default: the system clock].
+    #[arg(long)]
+    now: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Add a new random key (accept-only unless `--state primary`).
+    Add {
+        /// Id of the new key [default: highest existing id + 1].
+        #[arg(long)]
+        id: Option<u8>,
+        /// State of the new key; `primary` demotes the current primary to accept-only.
+        #[arg(long, value_enum, default_value_t = NewState::AcceptOnly)]
+        state: NewState,
+    },
+    /// Make a key primary; the previous primary becomes accept-only.
+    Promote { id: u8 },
+    /// Retire a key: tokens under it stop opening.
+    Retire { id: u8 },
+    /// List key ids and states (never secrets).
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NewState {
+    AcceptOnly,
+    Primary,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Level {
+    Anonymous,
+    Authenticated,
+    Elevated,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Usage(&'static str),
+    #[error("{} already exists; keygen never overwrites a key file", .0.display())]
+    Exists(PathBuf),
+    #[error("reading the token from stdin: {0}")]
+    Stdin(std::io::Error),
+    #[error("encoding json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("rejected: {}", .0.code())]
+    Rejected(Reason),
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ CliError::Rejected(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("sealed-session: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Keygen { out, id } => keygen(&out, id),
+        Command::Keys { file, action } => keys(&file, action),
+        Command::Inspect {
+            sealer,
+            leeway,
+            token,
+        } => inspect(&sealer, leeway, &token),
+        Command::Mint {
+            sealer,
+            subject,
+            privilege,
+            ttl,
+            lifetime,
+        } => mint(&sealer, subject, privilege, ttl, lifetime),
+    }
+}
+
+fn keygen(out: &Path, id: u8) -> Result<(), CliError> {
+    let ring = KeyRing::empty().with_key(KeyId(id), KeyState::Primary, SessionKey::generate()?)?;
+    match sealed_session::write_key_file(out, &ring, true) {
+        Err(ConfigError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(CliError::Exists(out.to_path_buf()));
+        }
+        other => other?,
+    }
+    println!("created {} with primary key id {id}", out.display());
+    Ok(())
+}
+
+fn keys(file: &Path, action: KeysAction) -> Result<(), CliError> {
+    let mut ring = KeyRing::from_file(file)?;
+    let message = match action {
+        KeysAction::List => {
+            for (id, state) in ring.states() {
+                println!("{} {}", id.0, state.as_str());
+            }
+            return Ok(());
+        }
+        KeysAction::Add { id, state } => {
+            let id = match id {
+                Some(id) => id,
+                None => next_id(&ring)?,
+            };
+            ring.insert(KeyId(id), KeyState::AcceptOnly, SessionKey::generate()?)?;
+            if matches!(state, NewState::Primary) {
+                ring.promote(KeyId(id))?;
+            }
+            format!("added key id {id}")
+        }
+        KeysAction::Promote { id } => {
+            ring.promote(KeyId(id))?;
+            format!("promoted key id {id}")
+        }
+        KeysAction::Retire { id } => {
+            ring.retire(KeyId(id))?;
+            format!("retired key id {id}")
+        }
+    };
+    sealed_session::write_key_file(file, &ring, false)?;
+    println!("{message}");
+    Ok(())
+}
+
+fn next_id(ring: &KeyRing) -> Result<u8, CliError> {
+    let max = ring.states().iter().map(|(id, _)| id.0).max();
+    match max {
+        None => Ok(1),
+        Some(m) => m
+            .checked_add(1)
+            .ok_or(CliError::Usage("key id 255 is taken; pass a free id with --id")),
+    }
+}
+
+fn sealer(args: &SealerArgs) -> Result<(Sealer, UnixTime), CliError> {
+    let sealer = Sealer::new(KeyRing::from_file(&args.keys)?, &args.context)?;
+    let now = args.now.map_or_else(|| SystemClock.now(), UnixTime);
+    Ok((sealer, now))
+}
+
+fn inspect(args: &SealerArgs, leeway: u64, token: &str) -> Result<(), CliError> {
+    let (sealer, now) = sealer(args)?;
+    let sealer = sealer.with_leeway(Duration::from_secs(leeway))?;
+    let token = if token == "-" {
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(CliError::Stdin)?;
+        text
+    } else {
+        Zeroizing::new(token.to_owned())
+    };
+    let opened = sealer
+        .open_at(token.trim(), now)
+        .map_err(|r| CliError::Rejected(r.reason()))?;
+    let text = serde_json::to_string_pretty(&render::Inspected::new(&opened))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn mint(
+    args: &SealerArgs,
+    subject: Option<String>,
+    level: Option<Level>,
+    ttl: u32,
+    lifetime: u32,
+) -> Result<(), CliError> {
+    let (sealer, now) = sealer(args)?;
+    let default_level = if subject.is_some() {
+        Level::Authenticated
+    } else {
+        Level::Anonymous
+    };
+    let claims = Claims {
+        session_id: SessionId::generate()?,
+        subject,
+        privilege: match level.unwrap_or(default_level) {
+            Level::Anonymous => Privilege::Anonymous,
+            Level::Authenticated => Privilege::Authenticated,
+            Level::Elevated => Privilege::Elevated,
+        },
+        epoch: Epoch::containing(now),
+        issued_at: now,
+        expires_at: now.saturating_add(Duration::from_secs(ttl.into())),
+        session_deadline: now.saturating_add(Duration::from_secs(lifetime.into())),
+        authenticated_at: now,
+        binding: BindingHash::default(),
+        flags: Flags::default(),
+        app_data: Vec::new(),
+    };
+    let token = sealer.mint(&claims)?;
+    println!("{}", token.expose_secret());
+    Ok(())
+}
