@@ -1,0 +1,226 @@
+//! Client binding: a keyed hash of who the client appears to be, sealed into the token.
+
+use std::net::IpAddr;
+
+use ring::hmac;
+use subtle::ConstantTimeEq;
+
+use crate::claims::{BindingHash, Flags};
+use crate::error::ConfigError;
+
+/// Which client properties a token is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    ip_prefix: Option<(u8, u8)>,
+    user_agent: bool,
+    app_value: bool,
+}
+
+/// What the server knows about the client making a request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientContext<'a> {
+    /// The client's address (from the socket, or a trusted proxy header).
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<&'a str>,
+    /// An application-supplied value, e.g. a TLS exporter or channel-binding value.
+    pub app_value: Option<&'a [u8]>,
+}
+
+impl<'a> ClientContext<'a> {
+    /// A context with an address and a User-Agent.
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&'a str>) -> Self {
+        Self {
+            ip,
+            user_agent,
+            app_value: None,
+        }
+    }
+
+    /// Adds an application-supplied binding value.
+    #[must_use]
+    pub fn with_app_value(mut self, value: &'a [u8]) -> Self {
+        self.app_value = Some(value);
+        self
+    }
+}
+
+impl Binding {
+    /// No binding: a stolen token works from anywhere until it expires or is revoked.
+    pub const fn none() -> Self {
+        Self {
+            ip_prefix: None,
+            user_agent: false,
+            app_value: false,
+        }
+    }
+
+    /// IPv4 /24 and IPv6 /56.
+    pub const fn ip_prefix() -> Self {
+        Self {
+            ip_prefix: Some((24, 56)),
+            user_agent: false,
+            app_value: false,
+        }
+    }
+
+    /// The User-Agent header.
+    pub const fn user_agent() -> Self {
+        Self {
+            ip_prefix: None,
+            user_agent: true,
+            app_value: false,
+        }
+    }
+
+    /// IP prefix (IPv4 /24, IPv6 /56) and User-Agent: the default.
+    pub const fn ip_and_user_agent() -> Self {
+        Self {
+            ip_prefix: Some((24, 56)),
+            user_agent: true,
+            app_value: false,
+        }
+    }
+
+    /// An application-supplied value such as a TLS exporter (RFC 9266).
+    pub const fn app_value() -> Self {
+        Self {
+            ip_prefix: None,
+            user_agent: false,
+            app_value: true,
+        }
+    }
+
+    /// Sets the IP prefix lengths (IPv4 up to 32, IPv6 up to 128).
+    #[must_use]
+    pub const fn with_ip_prefix(mut self, v4: u8, v6: u8) -> Self {
+        self.ip_prefix = Some((v4, v6));
+        self
+    }
+
+    /// Also binds the User-Agent.
+    #[must_use]
+    pub const fn with_user_agent(mut self) -> Self {
+        self.user_agent = true;
+        self
+    }
+
+    /// Also binds the application value.
+    #[must_use]
+    pub const fn with_app_value(mut self) -> Self {
+        self.app_value = true;
+        self
+    }
+
+    /// The token flags recording this binding.
+    pub const fn flags(&self) -> Flags {
+        let mut bits = 0;
+        if self.ip_prefix.is_some() {
+            bits |= Flags::BIND_IP;
+        }
+        if self.user_agent {
+            bits |= Flags::BIND_USER_AGENT;
+        }
+        if self.app_value {
+            bits |= Flags::BIND_APP_VALUE;
+        }
+        Flags(bits)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self.ip_prefix {
+            Some((v4, v6)) if v4 > 32 || v6 > 128 => Err(ConfigError::Setting {
+                setting: "binding",
+                problem: "prefix longer than the address",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The keyed hash of `client` under the inputs named by `flags`.
+    pub(crate) fn hash(&self, key: &hmac::Key, flags: Flags, client: &ClientContext<'_>) -> BindingHash {
+        if flags.0 == 0 {
+            return BindingHash::default();
+        }
+        let mut ctx = hmac::Context::with_key(key);
+        ctx.update(&[flags.0]);
+        if flags.contains(Flags::BIND_IP) {
+            let (v4, v6) = self.ip_prefix.unwrap_or((24, 56));
+            update_field(&mut ctx, &masked_ip(client.ip, v4, v6));
+        }
+        if flags.contains(Flags::BIND_USER_AGENT) {
+            update_field(&mut ctx, client.user_agent.unwrap_or("").as_bytes());
+        }
+        if flags.contains(Flags::BIND_APP_VALUE) {
+            update_field(&mut ctx, client.app_value.unwrap_or(&[]));
+        }
+        let tag = ctx.sign();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(tag.as_ref().get(..16).unwrap_or(&[0u8; 16]));
+        BindingHash(out)
+    }
+
+    /// Whether a token with `flags` and `expected` matches `client`, in constant time. A token
+    /// bound to fewer inputs than the policy requires does not match.
+    pub(crate) fn matches(
+        &self,
+        key: &hmac::Key,
+        flags: Flags,
+        expected: &BindingHash,
+        client: &ClientContext<'_>,
+    ) -> bool {
+        if !flags.contains(self.flags().0) {
+            return false;
+        }
+        let actual = self.hash(key, flags, client);
+        bool::from(actual.0.ct_eq(&expected.0))
+    }
+}
+
+/// Length-prefixed so that field boundaries cannot be shifted between inputs.
+fn update_field(ctx: &mut hmac::Context, bytes: &[u8]) {
+    ctx.update(&(bytes.len() as u64).to_be_bytes());
+    ctx.update(bytes);
+}
+
+fn masked_ip(ip: Option<IpAddr>, v4_bits: u8, v6_bits: u8) -> Vec<u8> {
+    match ip {
+        None => vec![0],
+        Some(IpAddr::V4(a)) => mask(4, &a.octets(), v4_bits),
+        Some(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+            Some(v4) => mask(4, &v4.octets(), v4_bits),
+            None => mask(6, &a.octets(), v6_bits),
+        },
+    }
+}
+
+fn mask(family: u8, octets: &[u8], bits: u8) -> Vec<u8> {
+    let mut out = vec![family, bits];
+    let mut remaining = u32::from(bits);
+    for &b in octets {
+        let keep = remaining.min(8);
+        remaining -= keep;
+        let m = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+        out.push(b & m);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_mask_host_bits() {
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
+        let b: IpAddr = "203.0.113.200".parse().unwrap();
+        let c: IpAddr = "203.0.114.7".parse().unwrap();
+        assert_eq!(masked_ip(Some(a), 24, 56), masked_ip(Some(b), 24, 56));
+        assert_ne!(masked_ip(Some(a), 24, 56), masked_ip(Some(c), 24, 56));
+        let m: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(masked_ip(Some(a), 24, 56), masked_ip(Some(m), 24, 56));
+        let x: IpAddr = "2001:db8:1:200::1".parse().unwrap();
+        let y: IpAddr = "2001:db8:1:2ff::9".parse().unwrap();
+        assert_eq!(masked_ip(Some(x), 24, 56), masked_ip(Some(y), 24, 56));
+    }
+}

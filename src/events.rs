@@ -1,0 +1,134 @@
+//! Security events: typed, emitted through `tracing` and any [`EventSink`]. They never carry
+//! token text or keys; a session appears only as a keyed tag.
+
+use core::fmt;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::error::Reason;
+
+/// A short keyed hash of a session id, so logs can correlate events of one session without
+/// holding an identifier that could be replayed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionTag(pub [u8; 8]);
+
+impl fmt::Debug for SessionTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionTag({self})")
+    }
+}
+
+impl fmt::Display for SessionTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A token was refused; `reason` says why (forged, malformed, unknown key, expired, ...).
+    Rejected(Reason),
+    /// A revoked token was presented.
+    RevokedPresented,
+    /// A rotated-away token came back after its grace window; its session was revoked.
+    ReuseDetected,
+    /// The client context did not match the token's binding.
+    BindingMismatch,
+    /// Invalid tokens from one source or for one session exceeded the configured rate.
+    FloodDetected,
+    /// A session was revoked (logout, reuse, binding mismatch).
+    SessionRevoked,
+    /// Every session of a subject was cut off.
+    LogoutEverywhere,
+    /// Every token issued before a time was cut off.
+    KillSwitch,
+    /// A subject logged in (new session).
+    Login,
+    /// A session was elevated.
+    Elevation,
+    /// A session stepped down from elevated privilege.
+    StepDown,
+    /// A session logged out.
+    Logout,
+    /// A token-shaped value arrived somewhere tokens are never read from (query, form).
+    TokenInUnexpectedPlace,
+    /// More than one session cookie in one request (cookie tossing or path shadowing).
+    DuplicateCookie,
+    /// A state-changing request from a foreign origin dropped elevated privilege.
+    ForeignOrigin,
+}
+
+/// One security event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The session concerned, as a keyed tag, when known.
+    pub session: Option<SessionTag>,
+    /// The client address, when known.
+    pub source: Option<IpAddr>,
+}
+
+/// Receives security events (metrics, SIEM, alerting). Must be cheap and must not block.
+pub trait EventSink: Send + Sync {
+    /// Handles one event.
+    fn emit(&self, event: &SecurityEvent);
+}
+
+/// Emits every event as a `tracing` event with target `sealed_session::security`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingSink;
+
+impl EventSink for TracingSink {
+    fn emit(&self, e: &SecurityEvent) {
+        let session = e.session.map(|t| t.to_string());
+        let source = e.source.map(|s| s.to_string());
+        match e.kind {
+            EventKind::Login | EventKind::Elevation | EventKind::StepDown | EventKind::Logout => {
+                tracing::info!(target: "sealed_session::security", kind = ?e.kind, session, source)
+            }
+            _ => tracing::warn!(target: "sealed_session::security", kind = ?e.kind, session, source),
+        }
+    }
+}
+
+/// Keeps every event in memory (tests, and apps that poll).
+#[derive(Debug, Default)]
+pub struct CollectingSink(Mutex<Vec<SecurityEvent>>);
+
+impl CollectingSink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of the events so far.
+    pub fn events(&self) -> Vec<SecurityEvent> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Whether an event of `kind` was seen.
+    pub fn saw(&self, kind: EventKind) -> bool {
+        self.events().iter().any(|e| e.kind == kind)
+    }
+}
+
+impl EventSink for CollectingSink {
+    fn emit(&self, event: &SecurityEvent) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(event.clone());
+        }
+    }
+}
+
+/// Sends an event to two sinks (e.g. tracing and an app's own).
+pub struct FanOut<A, B>(pub A, pub B);
+
+impl<A: EventSink, B: EventSink> EventSink for FanOut<A, B> {
+    fn emit(&self, event: &SecurityEvent) {
+        self.0.emit(event);
+        self.1.emit(event);
+    }
+}

@@ -1,0 +1,289 @@
+//! The session manager: configuration, and the helpers shared by verify and the transitions.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use ring::{digest, hmac};
+
+use crate::binding::ClientContext;
+use crate::claims::{Epoch, Privilege, SessionId, TokenId};
+use crate::clock::{Clock, SystemClock, UnixTime};
+use crate::error::{ConfigError, Reason, Rejected};
+use crate::events::{EventKind, EventSink, SecurityEvent, SessionTag, TracingSink};
+use crate::flood::{FloodDetector, FloodPolicy};
+use crate::keys::KeyRing;
+use crate::policy::Policy;
+use crate::revocation::{Revocation, RevocationStore, StoreError};
+use crate::sealer::Sealer;
+
+/// Creates, verifies and transitions sessions. Share one per process (`Arc`); every method
+/// takes `&self`.
+///
+/// See the crate documentation for the request flow and `spec/sessions.md` for the state
+/// machine.
+pub struct SessionManager {
+    pub(crate) sealer: ArcSwap<Sealer>,
+    pub(crate) policy: Policy,
+    pub(crate) store: Arc<dyn RevocationStore>,
+    pub(crate) events: Arc<dyn EventSink>,
+    pub(crate) flood: FloodDetector,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Builds a [`SessionManager`] with consuming `with_*` setters.
+pub struct SessionManagerBuilder {
+    keys: KeyRing,
+    context: String,
+    store: Arc<dyn RevocationStore>,
+    policy: Policy,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    flood: FloodPolicy,
+}
+
+impl SessionManager {
+    /// Starts a builder. The revocation store is required: choose
+    /// [`crate::revocation::FileStore`] for a node that must never forget a logout across
+    /// restarts, [`crate::revocation::MemoryStore`] for tests.
+    pub fn builder(keys: KeyRing, context: &str, store: Arc<dyn RevocationStore>) -> SessionManagerBuilder {
+        SessionManagerBuilder {
+            keys,
+            context: context.to_owned(),
+            store,
+            policy: Policy::default(),
+            events: Arc::new(TracingSink),
+            clock: Arc::new(SystemClock),
+            flood: FloodPolicy::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The revocation store.
+    pub fn store(&self) -> &Arc<dyn RevocationStore> {
+        &self.store
+    }
+
+    /// The current time from the injected clock.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Replaces the key ring (e.g. after the operator edited the key file). Tokens minted under
+    /// keys still present keep opening; follow the three-phase rotation in spec/format.md.
+    ///
+    /// # Errors
+    /// The new ring has no primary key.
+    pub fn replace_keys(&self, keys: KeyRing) -> Result<(), ConfigError> {
+        let old = self.sealer();
+        let context = old.context_str().to_owned();
+        let sealer = Sealer::new(keys, &context)?.with_leeway(old.leeway())?;
+        self.sealer.store(Arc::new(sealer));
+        Ok(())
+    }
+
+    /// Drops revocation generations whose tokens have all expired. Call it periodically.
+    pub fn maintain_at(&self, now: UnixTime) {
+        self.store.set().expire(now);
+    }
+
+    /// The current sealer; a lock-free load, so key replacement never blocks verify.
+    pub(crate) fn sealer(&self) -> arc_swap::Guard<Arc<Sealer>> {
+        self.sealer.load()
+    }
+
+    /// A keyed, non-reversible tag of a session id for events.
+    pub(crate) fn tag(&self, sealer: &Sealer, id: &SessionId) -> Option<SessionTag> {
+        let key = sealer.keys().primary()?;
+        let t = hmac::sign(&key.binding, &[b"session-tag:".as_slice(), &id.0].concat());
+        let mut out = [0u8; 8];
+        out.copy_from_slice(t.as_ref().get(..8)?);
+        Some(SessionTag(out))
+    }
+
+    pub(crate) fn emit(&self, kind: EventKind, session: Option<SessionTag>, client: &ClientContext<'_>) {
+        self.events.emit(&SecurityEvent {
+            kind,
+            session,
+            source: client.ip,
+        });
+    }
+
+    /// Records a refusal: event, flood accounting, and the opaque error.
+    pub(crate) fn reject(
+        &self,
+        reason: Reason,
+        session: Option<SessionTag>,
+        client: &ClientContext<'_>,
+        now: UnixTime,
+    ) -> Rejected {
+        let kind = match reason {
+            Reason::Revoked => EventKind::RevokedPresented,
+            Reason::Reused => EventKind::ReuseDetected,
+            Reason::Unbound => EventKind::BindingMismatch,
+            other => EventKind::Rejected(other),
+        };
+        self.emit(kind, session, client);
+        if self.flood.record(client.ip, session, now) {
+            self.emit(EventKind::FloodDetected, session, client);
+        }
+        Rejected::from(reason)
+    }
+
+    pub(crate) fn revoke_id(&self, epoch: Epoch, id: [u8; 16]) -> Result<(), StoreError> {
+        self.store.revoke(Revocation::Id { epoch, id })
+    }
+
+    pub(crate) fn revoke_session(
+        &self,
+        epoch: Epoch,
+        id: &SessionId,
+        tag: Option<SessionTag>,
+        client: &ClientContext<'_>,
+    ) -> Result<(), StoreError> {
+        self.revoke_id(epoch, id.0)?;
+        self.emit(EventKind::SessionRevoked, tag, client);
+        Ok(())
+    }
+
+    /// Revokes a rotated-away token, leaving a grace marker so in-flight requests that still
+    /// carry it are accepted for the grace window (spec/sessions.md, "Grace").
+    pub(crate) fn retire_token(
+        &self,
+        epoch: Epoch,
+        id: &TokenId,
+        now: UnixTime,
+        grace: bool,
+    ) -> Result<(), StoreError> {
+        if grace && !self.policy.grace.is_zero() {
+            let bucket = now.0 / self.grace_bucket_secs();
+            self.revoke_id(epoch, grace_marker(id, bucket))?;
+        }
+        self.revoke_id(epoch, id.0)
+    }
+
+    /// Whether a revoked token id was rotated away less than a grace window ago.
+    pub(crate) fn within_grace(&self, epoch: Epoch, id: &TokenId, now: UnixTime) -> bool {
+        if self.policy.grace.is_zero() {
+            return false;
+        }
+        let width = self.grace_bucket_secs();
+        let oldest = now.0.saturating_sub(self.policy.grace.as_secs()) / width;
+        let newest = now.0 / width;
+        let set = self.store.set();
+        (oldest..=newest).any(|bucket| set.contains(epoch, &grace_marker(id, bucket)))
+    }
+
+    /// Grace markers live in buckets a quarter of the grace window wide, so the effective
+    /// window is between `grace` and `1.25 × grace`.
+    fn grace_bucket_secs(&self) -> u64 {
+        (self.policy.grace.as_secs() / 4).max(1)
+    }
+
+    pub(crate) fn check_level(level: Privilege) -> Result<(), &'static str> {
+        match level {
+            Privilege::Anonymous => Err("a login must grant at least the authenticated level"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A 16-byte id for "token `id` was rotated away in `bucket`", distinct from any real id.
+fn grace_marker(id: &TokenId, bucket: u64) -> [u8; 16] {
+    let d = digest::digest(
+        &digest::SHA256,
+        &[
+            b"sealed-session/v1 grace".as_slice(),
+            &id.0,
+            &bucket.to_be_bytes(),
+        ]
+        .concat(),
+    );
+    let mut out = [0u8; 16];
+    out.copy_from_slice(d.as_ref().get(..16).unwrap_or(&[0u8; 16]));
+    out
+}
+
+impl SessionManagerBuilder {
+    /// The session policy (default: [`Policy::default`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store)
+    ///     .with_policy(Policy::default().with_binding(Binding::user_agent()))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Where security events go (default: [`TracingSink`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let events = Arc::new(CollectingSink::new());
+    /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_events(events).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]); tests pass a [`crate::ManualClock`].
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let clock = ManualClock::new(UnixTime(1_795_000_000));
+    /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_clock(Arc::new(clock)).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Flood detection thresholds (default: 20 invalid tokens per source per minute).
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let flood = FloodPolicy { max_invalid: 5, window: Duration::from_secs(10) };
+    /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_flood_policy(flood).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_flood_policy(mut self, flood: FloodPolicy) -> Self {
+        self.flood = flood;
+        self
+    }
+
+    /// Validates everything and builds the manager.
+    ///
+    /// # Errors
+    /// An invalid policy, key ring or context.
+    pub fn build(self) -> Result<SessionManager, ConfigError> {
+        self.policy.validate()?;
+        let sealer = Sealer::new(self.keys, &self.context)?.with_leeway(self.policy.leeway)?;
+        Ok(SessionManager {
+            sealer: ArcSwap::from_pointee(sealer),
+            policy: self.policy,
+            store: self.store,
+            events: self.events,
+            flood: FloodDetector::new(self.flood),
+            clock: self.clock,
+        })
+    }
+}

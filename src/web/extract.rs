@@ -1,0 +1,264 @@
+//! axum extractors: read the session, require a level, and run transitions.
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+
+use crate::claims::Privilege;
+use crate::clock::UnixTime;
+use crate::session::{Minted, TransitionError};
+
+use super::state::{CookieAction, Shared};
+
+/// Privilege level constants for [`RequireLevel`].
+pub const ANONYMOUS: u8 = 0;
+/// Any logged-in session.
+pub const AUTHENTICATED: u8 = 1;
+/// A session elevated by recent re-authentication.
+pub const ELEVATED: u8 = 2;
+
+/// A read-only view of the verified session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Who is logged in.
+    pub subject: Option<String>,
+    /// The effective privilege.
+    pub privilege: Privilege,
+    /// When the current token expires.
+    pub expires_at: UnixTime,
+    /// When the session ends regardless of activity.
+    pub session_deadline: UnixTime,
+    /// When the subject last authenticated.
+    pub authenticated_at: UnixTime,
+}
+
+impl SessionInfo {
+    fn of(s: &crate::Session) -> Self {
+        Self {
+            subject: s.subject().map(str::to_owned),
+            privilege: s.privilege(),
+            expires_at: s.expires_at(),
+            session_deadline: s.session_deadline(),
+            authenticated_at: s.authenticated_at(),
+        }
+    }
+}
+
+/// Why a request was refused. The response is one of three fixed bodies; the cause is for
+/// logs only (it never reaches the client).
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// No verified session.
+    #[error("no verified session")]
+    Unauthenticated,
+    /// The session's privilege is too low.
+    #[error("insufficient privilege")]
+    Forbidden,
+    /// The [`super::SessionLayer`] is not installed on this route.
+    #[error("session layer missing on this route")]
+    LayerMissing,
+    /// A transition failed.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A session cookie could not be built.
+    #[error(transparent)]
+    Cookie(#[from] crate::ConfigError),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        };
+        tracing::debug!(target: "sealed_session::web", error = %self, "request refused");
+        (status, body).into_response()
+    }
+}
+
+fn shared(parts: &Parts) -> Result<Shared, WebError> {
+    parts
+        .extensions
+        .get::<Shared>()
+        .cloned()
+        .ok_or(WebError::LayerMissing)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionInfo {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        let shared = shared(parts)?;
+        let state = shared.lock();
+        state
+            .session
+            .as_ref()
+            .map(SessionInfo::of)
+            .ok_or(WebError::Unauthenticated)
+    }
+}
+
+/// The session if there is one; never refuses.
+#[derive(Clone, Debug)]
+pub struct MaybeSession(pub Option<SessionInfo>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        let shared = shared(parts)?;
+        let state = shared.lock();
+        Ok(Self(state.session.as_ref().map(SessionInfo::of)))
+    }
+}
+
+/// Requires at least privilege `LEVEL` ([`AUTHENTICATED`] or [`ELEVATED`]): 401 without a
+/// session, 403 below the level, with fixed bodies.
+#[derive(Clone, Debug)]
+pub struct RequireLevel<const LEVEL: u8>(pub SessionInfo);
+
+impl<S: Send + Sync, const LEVEL: u8> FromRequestParts<S> for RequireLevel<LEVEL> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let info = SessionInfo::from_request_parts(parts, state).await?;
+        let needed = Privilege::from_u8(LEVEL).unwrap_or(Privilege::Elevated);
+        if info.privilege < needed {
+            return Err(WebError::Forbidden);
+        }
+        Ok(Self(info))
+    }
+}
+
+/// Runs transitions for this request. The successor token is written to the response by the
+/// layer, so a handler cannot forget to send it.
+#[derive(Clone)]
+pub struct SessionControl(Shared);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionControl {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        shared(parts).map(Self)
+    }
+}
+
+impl SessionControl {
+    /// Logs `subject` in with a new session id, revoking whatever session the request had.
+    ///
+    /// # Errors
+    /// [`WebError::Transition`] when the store or minting fails.
+    pub async fn login(&self, subject: &str, level: Privilege) -> Result<SessionInfo, WebError> {
+        let subject = subject.to_owned();
+        self.run(move |m, prev, c| m.authenticate(prev, &subject, level, &c.context()))
+            .await
+    }
+
+    /// Elevates the session after the handler re-verified the user.
+    ///
+    /// # Errors
+    /// [`WebError::Unauthenticated`] without a session; transition failures.
+    pub async fn elevate(&self) -> Result<SessionInfo, WebError> {
+        self.run_with_session(|m, s, c| m.elevate(s, &c.context())).await
+    }
+
+    /// Drops elevated privilege.
+    ///
+    /// # Errors
+    /// [`WebError::Unauthenticated`] without a session; transition failures.
+    pub async fn step_down(&self) -> Result<SessionInfo, WebError> {
+        self.run_with_session(|m, s, c| m.step_down(s, &c.context()))
+            .await
+    }
+
+    /// Logs out on every node and clears the cookie.
+    ///
+    /// # Errors
+    /// [`WebError::Unauthenticated`] without a session; store failures.
+    pub async fn logout(&self) -> Result<(), WebError> {
+        self.end(false).await
+    }
+
+    /// Logs the subject out of every session everywhere and clears this cookie.
+    ///
+    /// # Errors
+    /// [`WebError::Unauthenticated`] without a logged-in session; store failures.
+    pub async fn logout_everywhere(&self) -> Result<(), WebError> {
+        self.end(true).await
+    }
+
+    async fn end(&self, everywhere: bool) -> Result<(), WebError> {
+        let (session, client) = {
+            let mut st = self.0.lock();
+            (
+                st.session.take().ok_or(WebError::Unauthenticated)?,
+                st.client.clone(),
+            )
+        };
+        let manager = self.0.manager.clone();
+        let result =
+            tokio::task::spawn_blocking(move || match (everywhere, session.subject().map(str::to_owned)) {
+                (true, Some(subject)) => manager.logout_everywhere(&subject, &client.context()),
+                (true, None) => Err(TransitionError::NotAuthenticated),
+                (false, _) => manager.logout(session, &client.context()),
+            })
+            .await
+            .map_err(|_| WebError::LayerMissing)?;
+        result?;
+        self.0.lock().cookie = CookieAction::Logout;
+        Ok(())
+    }
+
+    async fn run_with_session<F>(&self, f: F) -> Result<SessionInfo, WebError>
+    where
+        F: FnOnce(
+                &crate::SessionManager,
+                crate::Session,
+                &super::state::Client,
+            ) -> Result<Minted, TransitionError>
+            + Send
+            + 'static,
+    {
+        if self.0.lock().session.is_none() {
+            return Err(WebError::Unauthenticated);
+        }
+        self.run(move |m, prev, c| match prev {
+            Some(s) => f(m, s, c),
+            None => Err(TransitionError::NotAuthenticated),
+        })
+        .await
+    }
+
+    async fn run<F>(&self, f: F) -> Result<SessionInfo, WebError>
+    where
+        F: FnOnce(
+                &crate::SessionManager,
+                Option<crate::Session>,
+                &super::state::Client,
+            ) -> Result<Minted, TransitionError>
+            + Send
+            + 'static,
+    {
+        let (previous, client) = {
+            let mut st = self.0.lock();
+            (st.session.take(), st.client.clone())
+        };
+        let manager = self.0.manager.clone();
+        // Transitions wait for the revocation log's fsync: keep them off the async workers.
+        let minted = tokio::task::spawn_blocking(move || f(&manager, previous, &client))
+            .await
+            .map_err(|_| WebError::LayerMissing)??;
+        let now = self.0.manager.now();
+        // Fail here, at mint time, rather than have the browser silently drop the cookie.
+        self.0
+            .cookie_settings
+            .set_cookie(&minted.token, minted.expires_at(), now)?;
+        let info = SessionInfo::of(&minted.session);
+        let mut st = self.0.lock();
+        st.cookie = CookieAction::Set(minted.token, minted.session.expires_at());
+        st.session = Some(minted.session);
+        Ok(info)
+    }
+}

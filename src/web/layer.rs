@@ -1,0 +1,235 @@
+//! The tower layer: verify on the way in, write cookies on the way out.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE, USER_AGENT};
+use http::request::Parts;
+use http::{HeaderValue, Request, StatusCode};
+use tower::{Layer, Service};
+
+use super::cookies::Found;
+use super::state::{Client, CookieAction, RequestState, Shared};
+use super::{origin, WebConfig};
+use crate::claims::Privilege;
+use crate::events::EventKind;
+use crate::SessionManager;
+
+/// Installs sessions on an axum router: `router.layer(SessionLayer::new(manager, config))`.
+#[derive(Clone)]
+pub struct SessionLayer {
+    manager: Arc<SessionManager>,
+    config: Arc<WebConfig>,
+}
+
+impl SessionLayer {
+    /// A layer verifying with `manager` under `config`.
+    pub fn new(manager: Arc<SessionManager>, config: WebConfig) -> Self {
+        Self {
+            manager,
+            config: Arc::new(config),
+        }
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            manager: self.manager.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around a router.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    manager: Arc<SessionManager>,
+    config: Arc<WebConfig>,
+}
+
+impl<S> Service<Request<Body>> for SessionService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone that was driven to readiness serves this request (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (manager, config) = (self.manager.clone(), self.config.clone());
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let shared = admit(&manager, &config, &parts);
+            if origin::is_state_changing(&parts.method)
+                && origin::is_foreign(&parts.headers, &config.allowed_origins, config.require_origin)
+            {
+                refuse_foreign(&shared);
+                return Ok(finish(&shared, StatusCode::FORBIDDEN.into_response()));
+            }
+            parts.extensions.insert(shared.clone());
+            let response = inner.call(Request::from_parts(parts, body)).await?;
+            Ok(finish(&shared, response))
+        })
+    }
+}
+
+/// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
+fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts) -> Shared {
+    let client = client_of(config, parts);
+    if query_has_token(parts, config.cookie.name()) {
+        manager.emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
+    }
+    let mut state = RequestState {
+        session: None,
+        cookie: CookieAction::Keep,
+        client,
+    };
+    let presented = match config.cookie.find(&parts.headers) {
+        Found::One(token) => Some(token),
+        Found::Duplicate => {
+            manager.emit(EventKind::DuplicateCookie, None, &state.client.context());
+            None
+        }
+        Found::None if config.accept_bearer => bearer(parts),
+        Found::None => None,
+    };
+    if let Some(token) = presented {
+        match manager.verify(&token, &state.client.context()) {
+            Ok(verified) => {
+                if let Some(next) = verified.replacement {
+                    state.cookie = CookieAction::Set(next, verified.session.expires_at());
+                }
+                state.session = Some(verified.session);
+            }
+            Err(_) if config.cookie.find(&parts.headers) != Found::None => {
+                state.cookie = CookieAction::Expire
+            }
+            Err(_) => {}
+        }
+    }
+    Shared {
+        manager: manager.clone(),
+        state: Arc::new(Mutex::new(state)),
+        cookie_settings: config.cookie.clone(),
+    }
+}
+
+/// A foreign state-changing request: elevated privilege is dropped (a new token is minted)
+/// before the 403, so a forged cross-site form cannot ride a fresh re-authentication.
+fn refuse_foreign(shared: &Shared) {
+    let mut st = shared.lock();
+    let client = st.client.clone();
+    shared
+        .manager
+        .emit(EventKind::ForeignOrigin, None, &client.context());
+    let Some(session) = st.session.take() else { return };
+    if session.privilege() != Privilege::Elevated {
+        st.session = Some(session);
+        return;
+    }
+    match shared.manager.step_down(session, &client.context()) {
+        Ok(minted) => {
+            st.cookie = CookieAction::Set(minted.token, minted.session.expires_at());
+            st.session = Some(minted.session);
+        }
+        // The elevated token was not revoked; dropping the cookie is the safe fallback.
+        Err(_) => st.cookie = CookieAction::Expire,
+    }
+}
+
+/// Applies the cookie action to the response.
+fn finish(shared: &Shared, mut response: Response) -> Response {
+    let action = std::mem::take(&mut shared.lock().cookie);
+    let settings = &shared.cookie_settings;
+    let headers = response.headers_mut();
+    let cookie = match action {
+        CookieAction::Keep => return response,
+        CookieAction::Set(token, expires) => settings.set_cookie(&token, expires, shared.manager.now()),
+        CookieAction::Expire => Ok(settings.clear_cookie()),
+        CookieAction::Logout => {
+            headers.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+            Ok(settings.clear_cookie())
+        }
+    };
+    match cookie {
+        Ok(value) => {
+            headers.append(SET_COOKIE, value);
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn client_of(config: &WebConfig, parts: &Parts) -> Client {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = config.trusted_proxy_header.as_ref().and_then(|name| {
+        // The right-most entry is the one our own proxy appended; the rest is client-supplied.
+        let value = parts.headers.get(name)?.to_str().ok()?;
+        value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    });
+    let user_agent = parts
+        .headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Client {
+        ip: forwarded.or(peer),
+        user_agent,
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Session-looking query parameters: a well-known session parameter name, our cookie name,
+/// or a value that parses as a token. They are never read; their presence is an event.
+fn query_has_token(parts: &Parts, cookie_name: &str) -> bool {
+    const NAMES: [&str; 7] = [
+        "sid",
+        "session",
+        "sessionid",
+        "session_id",
+        "token",
+        "jsessionid",
+        "phpsessid",
+    ];
+    let Some(query) = parts.uri.query() else {
+        return false;
+    };
+    query.split('&').any(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = name.to_ascii_lowercase();
+        NAMES.contains(&name.as_str())
+            || name.eq_ignore_ascii_case(cookie_name)
+            || crate::UntrustedToken::parse(value).is_ok()
+    })
+}

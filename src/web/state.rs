@@ -1,0 +1,58 @@
+//! Per-request state shared by the layer and the extractors.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::binding::ClientContext;
+use crate::sealer::SealedToken;
+use crate::session::Session;
+use crate::SessionManager;
+
+/// What the layer must do to the session cookie when the response goes out.
+#[derive(Debug, Default)]
+pub(crate) enum CookieAction {
+    #[default]
+    Keep,
+    /// Send this token (a replacement or a transition's successor).
+    Set(SealedToken, crate::UnixTime),
+    /// Delete a cookie that did not verify.
+    Expire,
+    /// Delete the cookie and tell the browser to clear site cookies (logout).
+    Logout,
+}
+
+/// The client as seen by the layer (owned, so it can cross into blocking tasks).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Client {
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) user_agent: Option<String>,
+}
+
+impl Client {
+    pub(crate) fn context(&self) -> ClientContext<'_> {
+        ClientContext::new(self.ip, self.user_agent.as_deref())
+    }
+}
+
+pub(crate) struct RequestState {
+    pub(crate) session: Option<Session>,
+    pub(crate) cookie: CookieAction,
+    pub(crate) client: Client,
+}
+
+/// Handle stored in request extensions; `Clone` because axum extensions must be.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) manager: Arc<SessionManager>,
+    pub(crate) state: Arc<Mutex<RequestState>>,
+    pub(crate) cookie_settings: Arc<super::CookieSettings>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, RequestState> {
+        // The state holds no invariants a panicking handler could break half-way.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
