@@ -1,5 +1,5 @@
 //! Shared set-up for session-level tests: a manager on a manual clock with collected events.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,0 +1,377 @@
+//! Request-level tests of the web layer without a browser (tower `oneshot`): cookie
+//! attributes, duplicate cookies, tokens in the query, bearer opt-in, the referrer rule,
+//! rotation cookies, logout, and uniform refusals.
+#![cfg(feature = "web")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::routing::{get, post};
+use axum::Router;
+use common::*;
+use http::{header, Request, Response, StatusCode};
+use sealed_session::web::{
+    MaybeSession, RequireLevel, SessionControl, SessionLayer, WebConfig, AUTHENTICATED, ELEVATED,
+};
+use sealed_session::*;
+use tower::ServiceExt;
+
+const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0";
+
+fn app(r: &Rig, config: WebConfig) -> Router {
+    // The rig's manager is moved into an Arc shared by the layer.
+    let manager = Arc::new(
+        SessionManager::builder(KeyRing::parse(KEYS).unwrap(), "bank", r.store.clone())
+            .with_policy(r.manager.policy().clone())
+            .with_clock(Arc::new(r.clock.clone()))
+            .with_events(r.events.clone())
+            .build()
+            .unwrap(),
+    );
+    Router::new()
+        .route(
+            "/whoami",
+            get(|MaybeSession(s): MaybeSession| async move {
+                s.map_or("anonymous".to_owned(), |s| {
+                    format!("{:?} {:?}", s.subject, s.privilege)
+                })
+            }),
+        )
+        .route(
+            "/account",
+            get(|RequireLevel::<AUTHENTICATED>(s)| async move { format!("account of {:?}", s.subject) }),
+        )
+        .route(
+            "/transfer",
+            post(|_: RequireLevel<ELEVATED>| async { "transferred" }),
+        )
+        .route(
+            "/login",
+            post(|c: SessionControl| async move {
+                c.login("alice", Privilege::Authenticated)
+                    .await
+                    .map(|_| "welcome")
+            }),
+        )
+        .route(
+            "/elevate",
+            post(|c: SessionControl| async move { c.elevate().await.map(|_| "elevated") }),
+        )
+        .route(
+            "/logout",
+            post(|c: SessionControl| async move { c.logout().await.map(|_| "bye") }),
+        )
+        .layer(SessionLayer::new(manager, config))
+}
+
+const KEYS: &str = "sealed-session-keys v1\n1 primary AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+
+fn rig_default() -> Rig {
+    rig(Policy::default().with_rotation(Rotation::Off))
+}
+
+fn request(method: &str, uri: &str, cookie: Option<&str>) -> http::request::Builder {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "www.bank.test")
+        .header(header::USER_AGENT, UA)
+        .extension(ConnectInfo::<SocketAddr>("203.0.113.7:50000".parse().unwrap()));
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Vec<String>, http::HeaderMap, String) {
+    let res: Response<Body> = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let cookies = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (
+        status,
+        cookies,
+        headers,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+/// `name=value` from a Set-Cookie line, for the next request's Cookie header.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn login(app: &Router) -> String {
+    let (status, cookies, _, _) =
+        send(app, request("POST", "/login", None).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    pair(&cookies[0])
+}
+
+#[tokio::test]
+async fn login_cookie_has_every_secure_attribute() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let (_, cookies, headers, _) =
+        send(&app, request("POST", "/login", None).body(Body::empty()).unwrap()).await;
+    assert_eq!(cookies.len(), 1);
+    let c = &cookies[0];
+    assert!(c.starts_with("__Host-session="), "{c}");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
+        assert!(c.split("; ").any(|a| a == attr), "missing {attr} in {c}");
+    }
+    assert!(!c.to_ascii_lowercase().contains("domain="), "{c}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let (status, _, _, body) = send(
+        &app,
+        request("GET", "/account", Some(&pair(c)))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "account of Some(\"alice\")")
+    );
+}
+
+#[tokio::test]
+async fn duplicate_session_cookies_are_refused_as_a_whole() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let good = login(&app).await;
+    let value = good.split_once('=').unwrap().1;
+    for header_value in [
+        format!("{good}; __Host-session=planted"),
+        format!("__Host-session={value}; {good}"),
+    ] {
+        let (status, _, _, _) = send(
+            &app,
+            request("GET", "/account", Some(&header_value))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "never take the first");
+    }
+    // Two separate Cookie headers count too.
+    let req = request("GET", "/account", Some(&good))
+        .header(header::COOKIE, good.as_str())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, req).await.0, StatusCode::UNAUTHORIZED);
+    assert!(r.events.saw(EventKind::DuplicateCookie));
+}
+
+#[tokio::test]
+async fn tokens_in_the_query_are_ignored_and_reported() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let good = login(&app).await;
+    let token = good.split_once('=').unwrap().1;
+    let uri = format!("/account?SID={token}");
+    let (status, cookies, _, _) = send(&app, request("GET", &uri, None).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(cookies.is_empty(), "a query token never becomes a cookie");
+    assert!(r.events.saw(EventKind::TokenInUnexpectedPlace));
+    let uri = format!("/whoami?next=/x&t={token}");
+    let (_, _, _, body) = send(&app, request("GET", &uri, None).body(Body::empty()).unwrap()).await;
+    assert_eq!(body, "anonymous");
+}
+
+#[tokio::test]
+async fn bearer_tokens_only_when_enabled() {
+    let r = rig_default();
+    let plain = app(&r, WebConfig::default());
+    let token = login(&plain).await.split_once('=').unwrap().1.to_owned();
+    let req = || request("GET", "/account", None).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    assert_eq!(
+        send(&plain, req().body(Body::empty()).unwrap()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let api = app(&r, WebConfig::default().with_bearer_tokens());
+    assert_eq!(
+        send(&api, req().body(Body::empty()).unwrap()).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn foreign_origin_drops_elevation_and_is_refused() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let cookie = login(&app).await;
+    let (_, cookies, _, _) = send(
+        &app,
+        request("POST", "/elevate", Some(&cookie))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let elevated = pair(&cookies[0]);
+    let same_site =
+        request("POST", "/transfer", Some(&elevated)).header(header::ORIGIN, "https://www.bank.test");
+    assert_eq!(
+        send(&app, same_site.body(Body::empty()).unwrap()).await.0,
+        StatusCode::OK
+    );
+
+    let forged =
+        request("POST", "/transfer", Some(&elevated)).header(header::ORIGIN, "https://evil.bank.test");
+    let (status, cookies, _, body) = send(&app, forged.body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::FORBIDDEN, ""));
+    assert!(r.events.saw(EventKind::ForeignOrigin));
+    let stepped = pair(&cookies[0]);
+    let (_, _, _, who) = send(
+        &app,
+        request("GET", "/whoami", Some(&stepped))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(who, "Some(\"alice\") Authenticated");
+    // The elevated token itself is dead (zero grace at step-down).
+    let again = request("POST", "/transfer", Some(&elevated)).header(header::ORIGIN, "https://www.bank.test");
+    assert_eq!(
+        send(&app, again.body(Body::empty()).unwrap()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A foreign Referer counts when Origin is absent.
+    let by_referer = request("POST", "/login", None).header(header::REFERER, "https://evil.test/page");
+    assert_eq!(
+        send(&app, by_referer.body(Body::empty()).unwrap()).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn every_refusal_looks_the_same() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let good = login(&app).await;
+    let (_, _, _, baseline) = send(
+        &app,
+        request("GET", "/account", None).body(Body::empty()).unwrap(),
+    )
+    .await;
+    let mut bad = good.clone();
+    bad.pop();
+    bad.push(if good.ends_with('A') { 'B' } else { 'A' });
+    let mut other_ua = request("GET", "/account", Some(&good))
+        .body(Body::empty())
+        .unwrap();
+    other_ua
+        .headers_mut()
+        .insert(header::USER_AGENT, "curl/8".parse().unwrap());
+    let cases = vec![
+        request("GET", "/account", Some("__Host-session=I_WILL_KNOW_THE_SID"))
+            .body(Body::empty())
+            .unwrap(),
+        request("GET", "/account", Some(&bad))
+            .body(Body::empty())
+            .unwrap(),
+        other_ua,
+    ];
+    for req in cases {
+        let (status, _, _, body) = send(&app, req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body, baseline);
+    }
+    assert_eq!(baseline, "unauthorized");
+    let fresh = login(&app).await;
+    r.clock.advance(Duration::from_secs(3600));
+    let (status, cookies, _, body) = send(
+        &app,
+        request("GET", "/account", Some(&fresh))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, baseline));
+    assert!(cookies[0].contains("Max-Age=0"), "a refused cookie is deleted");
+}
+
+#[tokio::test]
+async fn rotation_writes_a_replacement_cookie() {
+    let r = rig(Policy::default().with_rotation(Rotation::After(Duration::from_secs(60))));
+    let app = app(&r, WebConfig::default());
+    let first = login(&app).await;
+    r.clock.advance(Duration::from_secs(61));
+    let (status, cookies, headers, _) = send(
+        &app,
+        request("GET", "/account", Some(&first))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let second = pair(&cookies[0]);
+    assert_ne!(first, second);
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(
+        send(
+            &app,
+            request("GET", "/account", Some(&second))
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn logout_clears_the_cookie_and_kills_the_token() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let cookie = login(&app).await;
+    let (status, cookies, headers, _) = send(
+        &app,
+        request("POST", "/logout", Some(&cookie))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        cookies[0].starts_with("__Host-session=;") && cookies[0].contains("Max-Age=0"),
+        "{}",
+        cookies[0]
+    );
+    assert_eq!(headers["clear-site-data"], "\"cookies\"");
+    assert_eq!(
+        send(
+            &app,
+            request("GET", "/account", Some(&cookie))
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[test]
+fn cookie_settings_refuse_unusable_names() {
+    use sealed_session::web::CookieSettings;
+    assert!(CookieSettings::default().with_name("").is_err());
+    assert!(CookieSettings::default().with_name("bad name;").is_err());
+    assert!(CookieSettings::default().with_name(&"n".repeat(200)).is_err());
+    assert_eq!(
+        CookieSettings::default().dangerous_insecure_http().name(),
+        "session"
+    );
+}
