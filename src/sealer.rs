@@ -152,10 +152,37 @@ impl Sealer {
         self.mint_with_nonce(claims, nonce)
     }
 
+    /// Seals arbitrary `plaintext` (not necessarily a claims encoding, and not length-capped)
+    /// under the primary key with a caller-chosen nonce. It exists only so test vectors can
+    /// contain genuinely sealed tokens that opening must refuse (bad claims, oversized).
+    ///
+    /// # Errors
+    /// No primary key.
+    #[cfg(feature = "test-vectors")]
+    pub fn dangerous_seal_raw(
+        &self,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<SealedToken, ConfigError> {
+        self.seal_with(nonce, |out| {
+            out.extend_from_slice(plaintext);
+            Ok(())
+        })
+    }
+
     pub(crate) fn mint_with_nonce(
         &self,
         claims: &Claims,
         nonce: [u8; NONCE_LEN],
+    ) -> Result<SealedToken, ConfigError> {
+        self.seal_with(nonce, |out| claims.encode_into(out))
+    }
+
+    /// The single sealing path: header ‖ nonce ‖ AEAD(plaintext appended by `write`) ‖ tag.
+    fn seal_with(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), ConfigError>,
     ) -> Result<SealedToken, ConfigError> {
         let key = self
             .keys
@@ -165,7 +192,7 @@ impl Sealer {
         let mut bytes = Vec::with_capacity(wire::MAX_TOKEN_BYTES);
         bytes.extend_from_slice(&header);
         bytes.extend_from_slice(&nonce);
-        claims.encode_into(&mut bytes)?;
+        write(&mut bytes)?;
         let aad = self.aad(header);
         let plaintext = bytes
             .get_mut(HEADER_LEN + NONCE_LEN..)

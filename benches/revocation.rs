@@ -1,0 +1,2 @@
+//! Revocation filter lookups (placeholder while the bench is written).
+fn main() {}

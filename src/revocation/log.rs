@@ -1,0 +1,168 @@
+//! The revocation log's record format and its recovery scan (spec/revocation.md, "Log").
+//!
+//! `record = length (u32 LE) ‖ payload (postcard Revocation) ‖ check`, where `check` is the
+//! first 8 bytes of SHA-256(length ‖ payload).
+
+use ring::digest;
+
+use super::store::{Revocation, StoreError};
+use crate::error::ConfigError;
+
+/// Largest payload accepted (a subject revocation is at most 1 + 1 + 64 + 10 bytes).
+pub(crate) const MAX_PAYLOAD: usize = 1024;
+const LEN_LEN: usize = 4;
+const CHECK_LEN: usize = 8;
+
+/// What a scan of a log found.
+pub(crate) struct Scan {
+    /// The records of the valid prefix, in order.
+    pub(crate) records: Vec<Revocation>,
+    /// Length of the valid prefix; anything after it is a torn or corrupt tail to cut.
+    pub(crate) valid_len: usize,
+}
+
+/// Frames one record.
+pub(crate) fn encode(revocation: &Revocation) -> Result<Vec<u8>, StoreError> {
+    let payload = postcard::to_allocvec(revocation).map_err(|_| {
+        StoreError::Config(ConfigError::Setting {
+            setting: "revocation record",
+            problem: "encoding failed",
+        })
+    })?;
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|_| payload.len() <= MAX_PAYLOAD)
+        .ok_or(StoreError::Config(ConfigError::Setting {
+            setting: "revocation record",
+            problem: "too long",
+        }))?;
+    let mut out = Vec::with_capacity(LEN_LEN + payload.len() + CHECK_LEN);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&payload);
+    let check = checksum(&out);
+    out.extend_from_slice(&check);
+    Ok(out)
+}
+
+/// Reads records from the start of `log` until the first invalid one.
+///
+/// An invalid record is a torn or corrupt *tail* when no valid record starts at any later
+/// offset: the scan then reports the valid prefix, and the caller cuts the file there. If a
+/// valid record does follow, cutting would drop acknowledged revocations, so this is
+/// [`StoreError::Corrupt`] instead.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for an invalid record followed by a valid one.
+pub(crate) fn scan(log: &[u8]) -> Result<Scan, StoreError> {
+    let mut records = Vec::new();
+    let mut offset = 0;
+    while let Some(rest) = log.get(offset..).filter(|r| !r.is_empty()) {
+        match parse(rest) {
+            Some((record, framed)) => {
+                records.push(record);
+                offset += framed;
+            }
+            None => break,
+        }
+    }
+    let later_valid = (offset + 1..log.len()).any(|p| log.get(p..).and_then(parse).is_some());
+    if later_valid {
+        return Err(StoreError::Corrupt {
+            offset: offset as u64,
+        });
+    }
+    Ok(Scan {
+        records,
+        valid_len: offset,
+    })
+}
+
+/// One record at the start of `buf` and its framed length, if it is complete and valid.
+fn parse(buf: &[u8]) -> Option<(Revocation, usize)> {
+    let len_bytes: [u8; LEN_LEN] = buf.get(..LEN_LEN)?.try_into().ok()?;
+    let len = usize::try_from(u32::from_le_bytes(len_bytes)).ok()?;
+    if len == 0 || len > MAX_PAYLOAD {
+        return None;
+    }
+    let framed = LEN_LEN + len + CHECK_LEN;
+    let body = buf.get(..LEN_LEN + len)?;
+    let check = buf.get(LEN_LEN + len..framed)?;
+    if checksum(body) != check {
+        return None;
+    }
+    let (record, rest) = postcard::take_from_bytes::<Revocation>(body.get(LEN_LEN..)?).ok()?;
+    if !rest.is_empty() || record.validate().is_err() {
+        return None;
+    }
+    Some((record, framed))
+}
+
+fn checksum(bytes: &[u8]) -> [u8; CHECK_LEN] {
+    let d = digest::digest(&digest::SHA256, bytes);
+    let mut out = [0u8; CHECK_LEN];
+    for (o, b) in out.iter_mut().zip(d.as_ref()) {
+        *o = *b;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::claims::Epoch;
+    use crate::clock::UnixTime;
+
+    fn sample() -> Vec<Revocation> {
+        vec![
+            Revocation::Id {
+                epoch: Epoch(5),
+                id: [7; 16],
+            },
+            Revocation::Subject {
+                subject: "alice".into(),
+                cutoff: UnixTime(1_800_000_000),
+            },
+            Revocation::KillSwitch {
+                before: UnixTime(1_800_000_001),
+            },
+        ]
+    }
+
+    fn log_of(records: &[Revocation]) -> Vec<u8> {
+        records.iter().flat_map(|r| encode(r).unwrap()).collect()
+    }
+
+    #[test]
+    fn round_trip() {
+        let log = log_of(&sample());
+        let scan = scan(&log).unwrap();
+        assert_eq!(scan.records, sample());
+        assert_eq!(scan.valid_len, log.len());
+    }
+
+    #[test]
+    fn every_truncation_keeps_a_prefix() {
+        let log = log_of(&sample());
+        for cut in 0..log.len() {
+            let scan = scan(&log[..cut]).unwrap();
+            assert!(scan.valid_len <= cut);
+            assert_eq!(scan.records[..], sample()[..scan.records.len()]);
+        }
+    }
+
+    #[test]
+    fn middle_corruption_is_refused() {
+        let mut log = log_of(&sample());
+        log[6] ^= 1;
+        assert!(matches!(scan(&log), Err(StoreError::Corrupt { offset: 0 })));
+    }
+
+    #[test]
+    fn zeroed_tail_is_cut() {
+        let mut log = log_of(&sample());
+        let len = log.len();
+        log.extend_from_slice(&[0; 100]);
+        assert_eq!(scan(&log).unwrap().valid_len, len);
+    }
+}

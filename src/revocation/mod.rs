@@ -1,0 +1,51 @@
+//! Revocation: which sessions and tokens are refused although their seal is valid.
+//!
+//! ```text
+//! logout / rotation / mismatch ──► RevocationStore::revoke ──► RevocationSet (atomic bits)
+//!                                        │                          ▲   │
+//!                                        ▼                          │   ▼ snapshot / merge
+//!                          FileStore: log + fsync, snapshots        │  peers (bitwise OR)
+//!                                                                   │
+//! verify ── contains_either(epoch, session id, token id) ───────────┘  (no lock)
+//!        ── subject_cutoff(subject), kill_switch()
+//! ```
+//!
+//! - Ids live in Bloom filters grouped by *generation*: the hour-epoch a token carries (the one
+//!   containing its session's absolute deadline), so one generation holds every revocation
+//!   that can match a token and is dropped once that hour has passed.
+//! - Each generation grows further, tighter filters past its capacity, so the false-positive
+//!   rate of a probe stays below the target however many revocations arrive.
+//! - Subject cutoffs (logout-everywhere) and the kill switch are exact.
+//! - [`MemoryStore`] keeps the set in memory; [`FileStore`] makes every revocation durable.
+//!
+//! The layout, hashing, sizing math and byte formats are in `spec/revocation.md`.
+
+mod config;
+mod cutoffs;
+mod file;
+mod filter;
+mod log;
+mod set;
+mod snapshot;
+mod store;
+
+pub use config::FilterConfig;
+pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
+pub use set::RevocationSet;
+pub use snapshot::{RevocationSnapshot, SnapshotError, SNAPSHOT_VERSION};
+pub use store::{MemoryStore, Revocation, RevocationStore, StoreError};
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        assert_send_sync::<RevocationSet>();
+        assert_send_sync::<MemoryStore>();
+        assert_send_sync::<FileStore>();
+    }
+}

@@ -1,0 +1,354 @@
+//! The generation ring: one growable run of Bloom filters per generation, published through
+//! `ArcSwap` so lookups never lock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+
+use super::config::{FilterConfig, Geometry, MAX_FILTERS};
+use super::cutoffs::{KillSwitch, SubjectCutoffs};
+use super::filter::Filter;
+use super::snapshot::{FilterSnapshot, GenerationSnapshot, RevocationSnapshot};
+use crate::claims::{Epoch, EPOCH_SECONDS, TIME_ORIGIN};
+use crate::clock::UnixTime;
+use crate::error::ConfigError;
+use crate::sealer::MAX_LEEWAY;
+
+/// One generation: the filters it has grown, oldest (largest rate) first.
+struct Generation {
+    number: u64,
+    filters: Vec<Arc<Filter>>,
+}
+
+/// An immutable view of the live generations, sorted by number. Replaced as a whole (cheap:
+/// it holds `Arc`s) whenever a generation or filter is added or dropped; the filters' bits are
+/// shared between views and change in place.
+#[derive(Default)]
+struct Table {
+    generations: Vec<Arc<Generation>>,
+}
+
+impl Table {
+    fn find(&self, number: u64) -> Option<&Arc<Generation>> {
+        self.generations
+            .binary_search_by_key(&number, |g| g.number)
+            .ok()
+            .and_then(|i| self.generations.get(i))
+    }
+}
+
+/// Revoked session and token ids, subject cutoffs and the kill switch.
+///
+/// Lookups ([`contains`](Self::contains), [`contains_either`](Self::contains_either),
+/// [`subject_cutoff`](Self::subject_cutoff), [`kill_switch`](Self::kill_switch)) take no
+/// lock: they load an `Arc` through `arc-swap` and read atomic words. Inserts set bits with
+/// `fetch_or`; only adding or dropping a generation or filter takes a mutex (once per hour, or
+/// when a filter fills). See spec/revocation.md.
+pub struct RevocationSet {
+    config: FilterConfig,
+    geometry: [Geometry; MAX_FILTERS],
+    table: ArcSwap<Table>,
+    /// Serializes structural changes (new generation or filter, expiry, merge).
+    writer: Mutex<()>,
+    /// Generations numbered below this have expired: inserts into them are dropped.
+    first_live: AtomicU64,
+    subjects: SubjectCutoffs,
+    kill: KillSwitch,
+}
+
+impl RevocationSet {
+    /// An empty set. Filters are allocated when a generation receives its first revocation.
+    ///
+    /// # Errors
+    /// A setting of `config` is out of range ([`ConfigError::Setting`]).
+    pub fn new(config: FilterConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            geometry: config.geometries()?,
+            config,
+            table: ArcSwap::from_pointee(Table::default()),
+            writer: Mutex::new(()),
+            first_live: AtomicU64::new(0),
+            subjects: SubjectCutoffs::new(),
+            kill: KillSwitch::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FilterConfig {
+        &self.config
+    }
+
+    /// Revokes `id` (a session id or token id) for tokens of `epoch`.
+    pub fn insert(&self, epoch: Epoch, id: &[u8; 16]) {
+        let number = self.generation_of(epoch);
+        if number < self.first_live.load(Ordering::Acquire) {
+            return; // no token of an expired generation can still open
+        }
+        {
+            let table = self.table.load();
+            if let Some(last) = table.find(number).and_then(|g| g.filters.last()) {
+                if !last.is_sealed() {
+                    last.insert(id);
+                    return;
+                }
+            }
+        }
+        if let Some(filter) = self.writable_filter(number) {
+            filter.insert(id);
+        }
+    }
+
+    /// Whether `id` is revoked for tokens of `epoch`. Lock-free. False positives occur with at
+    /// most the configured probability; false negatives never.
+    pub fn contains(&self, epoch: Epoch, id: &[u8; 16]) -> bool {
+        let table = self.table.load();
+        table
+            .find(self.generation_of(epoch))
+            .is_some_and(|g| g.filters.iter().any(|f| f.contains(id)))
+    }
+
+    /// Whether either id is revoked for tokens of `epoch`: the verify path (session id and
+    /// token id), one generation looked up once. Lock-free.
+    pub fn contains_either(&self, epoch: Epoch, a: &[u8; 16], b: &[u8; 16]) -> bool {
+        let table = self.table.load();
+        table
+            .find(self.generation_of(epoch))
+            .is_some_and(|g| g.filters.iter().any(|f| f.contains(a) || f.contains(b)))
+    }
+
+    /// Refuses tokens of `subject` authenticated before `cutoff` (logout-everywhere). Keeps the
+    /// later cutoff if one is already set.
+    pub fn cut_off_subject(&self, subject: &str, cutoff: UnixTime) {
+        self.subjects.raise(subject, cutoff);
+    }
+
+    /// The subject's cutoff, if any. Exact and lock-free.
+    pub fn subject_cutoff(&self, subject: &str) -> Option<UnixTime> {
+        self.subjects.get(subject)
+    }
+
+    /// Refuses every token issued before `before`. Keeps the later time if one is set.
+    pub fn set_kill_switch(&self, before: UnixTime) {
+        self.kill.raise(before);
+    }
+
+    /// The kill-switch time, if set. Lock-free.
+    pub fn kill_switch(&self) -> Option<UnixTime> {
+        self.kill.get()
+    }
+
+    /// Drops what no valid token can match any more: generations whose last epoch ended more
+    /// than the 60 s leeway before `now`, and subject cutoffs older than the maximum lifetime
+    /// plus the leeway. The kill switch is kept.
+    pub fn expire(&self, now: UnixTime) {
+        let since_origin = now
+            .0
+            .saturating_sub(TIME_ORIGIN.0)
+            .saturating_sub(MAX_LEEWAY.as_secs());
+        let span = EPOCH_SECONDS.saturating_mul(u64::from(self.config.epochs_per_generation()));
+        let first_live = since_origin / span.max(1);
+        {
+            let _guard = self.lock();
+            if self.first_live.fetch_max(first_live, Ordering::AcqRel) < first_live {
+                let table = self.table.load();
+                let generations = table
+                    .generations
+                    .iter()
+                    .filter(|g| g.number >= first_live)
+                    .cloned()
+                    .collect();
+                self.table.store(Arc::new(Table { generations }));
+            }
+        }
+        let horizon = self.config.max_lifetime().saturating_add(MAX_LEEWAY);
+        self.subjects.drop_before(now.0.saturating_sub(horizon.as_secs()));
+    }
+
+    /// A copy of the whole state (concurrent inserts may or may not be included).
+    pub fn snapshot(&self) -> RevocationSnapshot {
+        let table = self.table.load_full();
+        let generations = table
+            .generations
+            .iter()
+            .map(|g| GenerationSnapshot {
+                number: g.number,
+                filters: g
+                    .filters
+                    .iter()
+                    .map(|f| FilterSnapshot {
+                        k: u8::try_from(f.geometry().k).unwrap_or(u8::MAX),
+                        words: f.words().collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        RevocationSnapshot {
+            epochs_per_generation: self.config.epochs_per_generation(),
+            kill_switch: self.kill.get().map_or(0, |t| t.0),
+            subjects: self.subjects.sorted().into_iter().collect(),
+            generations,
+        }
+    }
+
+    /// ORs a snapshot into this set and keeps the later of each cutoff and kill-switch time.
+    /// Order-independent and idempotent: nodes that merge each other's snapshots in any order
+    /// converge to the same state. Generations this set has already expired are skipped.
+    ///
+    /// # Errors
+    /// The snapshot was made with a different filter geometry (capacity, rate or epochs per
+    /// generation); nothing is merged then.
+    pub fn merge(&self, other: &RevocationSnapshot) -> Result<(), ConfigError> {
+        self.check_geometry(other)?;
+        {
+            let _guard = self.lock();
+            let first_live = self.first_live.load(Ordering::Acquire);
+            for g in other.generations.iter().filter(|g| g.number >= first_live) {
+                let filters = self.ensure_filters(g.number, g.filters.len());
+                for (mine, theirs) in filters.iter().zip(&g.filters) {
+                    mine.or_words(theirs.words.iter().copied());
+                }
+            }
+        }
+        for (subject, cutoff) in &other.subjects {
+            self.subjects.raise(subject, UnixTime(*cutoff));
+        }
+        if other.kill_switch != 0 {
+            self.kill.raise(UnixTime(other.kill_switch));
+        }
+        Ok(())
+    }
+
+    /// Heap bytes held: filter bits plus the subject map (approximate).
+    pub fn memory_bytes(&self) -> usize {
+        let table = self.table.load();
+        let filters: usize = table
+            .generations
+            .iter()
+            .flat_map(|g| g.filters.iter())
+            .map(|f| f.memory_bytes())
+            .sum();
+        filters.saturating_add(self.subjects.memory_bytes())
+    }
+
+    /// Distinct ids inserted, estimated from the filters' fill (accurate to about 1% below
+    /// capacity; independent of insert and merge order).
+    pub fn len_hint(&self) -> usize {
+        let table = self.table.load();
+        let n: f64 = table
+            .generations
+            .iter()
+            .flat_map(|g| g.filters.iter())
+            .map(|f| f.estimated_len())
+            .sum();
+        // Rounded, non-negative and far below 2^53: the conversion is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = n.round().max(0.0) as usize;
+        n
+    }
+
+    /// The false-positive probability of one probe in `epoch`'s generation now: the sum of
+    /// `(set bits / m)^k` over its filters (0 when the generation holds nothing).
+    pub fn false_positive_estimate(&self, epoch: Epoch) -> f64 {
+        let table = self.table.load();
+        table.find(self.generation_of(epoch)).map_or(0.0, |g| {
+            g.filters.iter().map(|f| f.false_positive_estimate()).sum()
+        })
+    }
+
+    /// Filters allocated, over all generations.
+    pub fn filter_count(&self) -> usize {
+        self.table
+            .load()
+            .generations
+            .iter()
+            .map(|g| g.filters.len())
+            .sum()
+    }
+
+    /// Live generations.
+    pub fn generation_count(&self) -> usize {
+        self.table.load().generations.len()
+    }
+
+    fn generation_of(&self, epoch: Epoch) -> u64 {
+        epoch.0 / u64::from(self.config.epochs_per_generation()).max(1)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere cannot leave it inconsistent.
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The filter new inserts of generation `number` go to, creating the generation or a
+    /// further filter as needed. `None` if the generation has expired.
+    fn writable_filter(&self, number: u64) -> Option<Arc<Filter>> {
+        let _guard = self.lock();
+        if number < self.first_live.load(Ordering::Acquire) {
+            return None;
+        }
+        let table = self.table.load();
+        let have = table.find(number).map_or(0, |g| g.filters.len());
+        let sealed = table
+            .find(number)
+            .and_then(|g| g.filters.last())
+            .map_or(true, |f| f.is_sealed());
+        let want = if sealed { (have + 1).min(MAX_FILTERS) } else { have };
+        drop(table);
+        self.ensure_filters(number, want).last().cloned()
+    }
+
+    /// Makes generation `number` have at least `count` filters (caller holds the lock) and
+    /// returns them.
+    fn ensure_filters(&self, number: u64, count: usize) -> Vec<Arc<Filter>> {
+        let table = self.table.load_full();
+        let mut filters = table.find(number).map(|g| g.filters.clone()).unwrap_or_default();
+        if filters.len() >= count {
+            return filters;
+        }
+        for geometry in self.geometry.iter().take(count).skip(filters.len()) {
+            filters.push(Arc::new(Filter::new(*geometry)));
+        }
+        let mut generations: Vec<_> = table
+            .generations
+            .iter()
+            .filter(|g| g.number != number)
+            .cloned()
+            .collect();
+        let at = generations.partition_point(|g| g.number < number);
+        generations.insert(
+            at,
+            Arc::new(Generation {
+                number,
+                filters: filters.clone(),
+            }),
+        );
+        self.table.store(Arc::new(Table { generations }));
+        filters
+    }
+
+    fn check_geometry(&self, other: &RevocationSnapshot) -> Result<(), ConfigError> {
+        let refuse = |problem| {
+            Err(ConfigError::Setting {
+                setting: "revocation snapshot",
+                problem,
+            })
+        };
+        if other.epochs_per_generation != self.config.epochs_per_generation() {
+            return refuse("epochs per generation differ");
+        }
+        for g in &other.generations {
+            if g.filters.len() > MAX_FILTERS {
+                return refuse("too many filters in a generation");
+            }
+            for (f, geometry) in g.filters.iter().zip(&self.geometry) {
+                if u32::from(f.k) != geometry.k || f.words.len() != geometry.words {
+                    return refuse("filter geometry differs (capacity or false-positive rate)");
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,298 @@
+//! Snapshots: the whole revocation state as postcard bytes under an HMAC-SHA256 with the
+//! snapshot subkey (spec/revocation.md, "Snapshot format").
+
+use core::fmt;
+
+use ring::hmac;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::config::MAX_FILTERS;
+use super::filter::positions;
+use crate::claims::{Epoch, MAX_SUBJECT_LEN};
+use crate::clock::UnixTime;
+use crate::error::ConfigError;
+use crate::keys::{KeyId, KeyRing, KeyState};
+
+/// The snapshot format version (first byte).
+pub const SNAPSHOT_VERSION: u8 = 1;
+/// Length of the trailing HMAC-SHA256 tag.
+const MAC_LEN: usize = 32;
+
+/// A point-in-time copy of a [`RevocationSet`](super::RevocationSet): made by
+/// [`snapshot`](super::RevocationSet::snapshot), applied by [`merge`](super::RevocationSet::merge),
+/// carried between nodes and to disk as authenticated bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RevocationSnapshot {
+    pub(crate) epochs_per_generation: u32,
+    /// Kill-switch time in Unix seconds, 0 when unset.
+    pub(crate) kill_switch: u64,
+    /// (subject, cutoff) sorted by subject bytes, subjects unique.
+    pub(crate) subjects: Vec<(String, u64)>,
+    /// Sorted by number, numbers unique.
+    pub(crate) generations: Vec<GenerationSnapshot>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct GenerationSnapshot {
+    pub(crate) number: u64,
+    pub(crate) filters: Vec<FilterSnapshot>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct FilterSnapshot {
+    pub(crate) k: u8,
+    pub(crate) words: Vec<u64>,
+}
+
+impl fmt::Debug for RevocationSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevocationSnapshot")
+            .field(
+                "generations",
+                &self.generations.iter().map(|g| g.number).collect::<Vec<_>>(),
+            )
+            .field("subjects", &self.subjects.len())
+            .field("kill_switch", &self.kill_switch())
+            .finish()
+    }
+}
+
+/// Why snapshot bytes were refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Too short to hold the framing, or the authenticated body is not a valid encoding.
+    #[error("malformed revocation snapshot")]
+    Malformed,
+    /// The version byte names a format this build does not implement.
+    #[error("unsupported revocation snapshot version")]
+    UnsupportedVersion,
+    /// The key id is not in the key ring.
+    #[error("revocation snapshot under an unknown key")]
+    UnknownKey,
+    /// The key id names a retired key.
+    #[error("revocation snapshot under a retired key")]
+    RetiredKey,
+    /// The MAC does not verify: tampered, or made with another key.
+    #[error("revocation snapshot mac does not verify")]
+    BadMac,
+}
+
+impl SnapshotError {
+    /// Stable snake_case code (used by `spec/vectors/snapshot.json`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::UnknownKey => "unknown_key",
+            Self::RetiredKey => "retired_key",
+            Self::BadMac => "bad_mac",
+        }
+    }
+}
+
+/// Bytes serialized as postcard `bytes` (varint length, then the raw bytes).
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'a [u8]>::deserialize(d).map(Bytes)
+    }
+}
+
+/// The body's wire form; field order is normative.
+#[derive(Serialize, Deserialize)]
+struct WireBody<'a> {
+    epochs_per_generation: u32,
+    kill_switch: u64,
+    #[serde(borrow)]
+    subjects: Vec<(&'a str, u64)>,
+    #[serde(borrow)]
+    generations: Vec<WireGeneration<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireGeneration<'a> {
+    number: u64,
+    #[serde(borrow)]
+    filters: Vec<WireFilter<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireFilter<'a> {
+    k: u8,
+    #[serde(borrow)]
+    bits: Bytes<'a>,
+}
+
+impl RevocationSnapshot {
+    /// Encodes and authenticates the snapshot with the primary key's snapshot subkey:
+    /// `version ‖ key id ‖ postcard body ‖ HMAC-SHA256(version ‖ key id ‖ body)`.
+    ///
+    /// # Errors
+    /// The ring has no primary key, or encoding failed.
+    pub fn to_bytes(&self, keys: &KeyRing) -> Result<Vec<u8>, ConfigError> {
+        let key = keys.primary().ok_or(ConfigError::KeyRing("no primary key"))?;
+        let byte_filters: Vec<Vec<Vec<u8>>> = self
+            .generations
+            .iter()
+            .map(|g| {
+                g.filters
+                    .iter()
+                    .map(|f| f.words.iter().flat_map(|w| w.to_le_bytes()).collect())
+                    .collect()
+            })
+            .collect();
+        let wire = WireBody {
+            epochs_per_generation: self.epochs_per_generation,
+            kill_switch: self.kill_switch,
+            subjects: self.subjects.iter().map(|(s, c)| (s.as_str(), *c)).collect(),
+            generations: self
+                .generations
+                .iter()
+                .zip(&byte_filters)
+                .map(|(g, bytes)| WireGeneration {
+                    number: g.number,
+                    filters: g
+                        .filters
+                        .iter()
+                        .zip(bytes)
+                        .map(|(f, b)| WireFilter {
+                            k: f.k,
+                            bits: Bytes(b),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let mut out = vec![SNAPSHOT_VERSION, key.id.0];
+        out = postcard::to_extend(&wire, out).map_err(|_| ConfigError::Setting {
+            setting: "revocation snapshot",
+            problem: "encoding failed",
+        })?;
+        let tag = hmac::sign(&key.snapshot, &out);
+        out.extend_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    /// Checks and decodes snapshot bytes. Order: length, version, key id (unknown or retired
+    /// keys refused without computing anything), MAC (constant-time, `ring::hmac::verify`),
+    /// then the body.
+    ///
+    /// # Errors
+    /// A [`SnapshotError`] naming the first check that failed.
+    pub fn from_bytes(bytes: &[u8], keys: &KeyRing) -> Result<Self, SnapshotError> {
+        if bytes.len() < 2 + MAC_LEN {
+            return Err(SnapshotError::Malformed);
+        }
+        let (signed, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+        let (header, body) = signed.split_at(2);
+        let [version, key_id] = [header.first(), header.get(1)].map(|b| b.copied().unwrap_or(0));
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion);
+        }
+        let key = keys.get(KeyId(key_id)).ok_or(SnapshotError::UnknownKey)?;
+        if key.state == KeyState::Retired {
+            return Err(SnapshotError::RetiredKey);
+        }
+        hmac::verify(&key.snapshot, signed, tag).map_err(|_| SnapshotError::BadMac)?;
+        Self::decode_body(body).ok_or(SnapshotError::Malformed)
+    }
+
+    /// The kill-switch time, if set.
+    pub fn kill_switch(&self) -> Option<UnixTime> {
+        (self.kill_switch != 0).then_some(UnixTime(self.kill_switch))
+    }
+
+    /// Every subject cutoff, sorted by subject.
+    pub fn subject_cutoffs(&self) -> impl Iterator<Item = (&str, UnixTime)> + '_ {
+        self.subjects.iter().map(|(s, c)| (s.as_str(), UnixTime(*c)))
+    }
+
+    /// Numbers of the generations held (a generation spans `epochs_per_generation` epochs).
+    pub fn generations(&self) -> Vec<u64> {
+        self.generations.iter().map(|g| g.number).collect()
+    }
+
+    /// Hour-epochs per generation of the set this came from.
+    pub fn epochs_per_generation(&self) -> u32 {
+        self.epochs_per_generation
+    }
+
+    /// Filters in each generation, in generation order.
+    pub fn filter_counts(&self) -> Vec<usize> {
+        self.generations.iter().map(|g| g.filters.len()).collect()
+    }
+
+    /// Whether `id` is revoked for tokens of `epoch`, as the set would answer.
+    pub fn contains(&self, epoch: Epoch, id: &[u8; 16]) -> bool {
+        let number = epoch.0 / u64::from(self.epochs_per_generation).max(1);
+        self.generations
+            .iter()
+            .filter(|g| g.number == number)
+            .flat_map(|g| &g.filters)
+            .any(|f| {
+                let m = (f.words.len() as u64).saturating_mul(64);
+                positions(id, m, u32::from(f.k)).all(|p| {
+                    let word = usize::try_from(p / 64).ok().and_then(|i| f.words.get(i));
+                    word.is_some_and(|w| w & (1 << (p % 64)) != 0)
+                })
+            })
+    }
+
+    fn decode_body(body: &[u8]) -> Option<Self> {
+        let (wire, rest) = postcard::take_from_bytes::<WireBody<'_>>(body).ok()?;
+        let sorted_unique = |a: u64, b: u64| a < b;
+        let valid = rest.is_empty()
+            && wire.epochs_per_generation >= 1
+            && wire
+                .subjects
+                .iter()
+                .all(|(s, _)| (1..=MAX_SUBJECT_LEN).contains(&s.len()))
+            && wire
+                .subjects
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a.0.as_bytes() < b.0.as_bytes()))
+            && wire
+                .generations
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if sorted_unique(a.number, b.number)))
+            && wire.generations.iter().all(|g| {
+                (1..=MAX_FILTERS).contains(&g.filters.len())
+                    && g.filters
+                        .iter()
+                        .all(|f| (1..=64).contains(&f.k) && !f.bits.0.is_empty() && f.bits.0.len() % 8 == 0)
+            });
+        valid.then(|| Self {
+            epochs_per_generation: wire.epochs_per_generation,
+            kill_switch: wire.kill_switch,
+            subjects: wire.subjects.iter().map(|(s, c)| ((*s).to_owned(), *c)).collect(),
+            generations: wire
+                .generations
+                .iter()
+                .map(|g| GenerationSnapshot {
+                    number: g.number,
+                    filters: g
+                        .filters
+                        .iter()
+                        .map(|f| FilterSnapshot {
+                            k: f.k,
+                            words: f
+                                .bits
+                                .0
+                                .chunks_exact(8)
+                                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+}

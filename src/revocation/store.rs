@@ -1,0 +1,139 @@
+//! Where revocations are kept: the store trait, its error, and the in-memory store.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::FilterConfig;
+use super::set::RevocationSet;
+use super::snapshot::SnapshotError;
+use crate::claims::{Epoch, MAX_SUBJECT_LEN};
+use crate::clock::UnixTime;
+use crate::error::ConfigError;
+
+/// One revocation, as applied to a [`RevocationSet`] and written to a revocation log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Revocation {
+    /// A session id or token id, for tokens of `epoch`.
+    Id {
+        /// The epoch the token carries.
+        epoch: Epoch,
+        /// The session id or token id.
+        id: [u8; 16],
+    },
+    /// Every token of `subject` authenticated before `cutoff` (logout-everywhere).
+    Subject {
+        /// The subject, 1 to 64 bytes.
+        subject: String,
+        /// Tokens authenticated before this time are refused.
+        cutoff: UnixTime,
+    },
+    /// Every token issued before `before` (the kill switch).
+    KillSwitch {
+        /// Tokens issued before this time are refused.
+        before: UnixTime,
+    },
+}
+
+impl Revocation {
+    /// Applies the revocation to `set`. Idempotent.
+    pub fn apply_to(&self, set: &RevocationSet) {
+        match self {
+            Self::Id { epoch, id } => set.insert(*epoch, id),
+            Self::Subject { subject, cutoff } => set.cut_off_subject(subject, *cutoff),
+            Self::KillSwitch { before } => set.set_kill_switch(*before),
+        }
+    }
+
+    /// Checks the bounds a token would have to meet to be matched.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidSubject`] for an empty subject or one over 64 bytes.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Subject { subject, .. } if !(1..=MAX_SUBJECT_LEN).contains(&subject.len()) => {
+                Err(StoreError::InvalidSubject)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A revocation store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file operation failed.
+    #[error("revocation store: {context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The stored snapshot was refused.
+    #[error("revocation store: {0}")]
+    Snapshot(#[from] SnapshotError),
+    /// The log has an invalid record followed by valid ones; cutting it there would drop
+    /// acknowledged revocations, so the store refuses to open.
+    #[error("revocation log corrupt at byte {offset} with valid records after it")]
+    Corrupt {
+        /// Offset of the first invalid record.
+        offset: u64,
+    },
+    /// A subject that no token can carry (empty or over 64 bytes).
+    #[error("revocation subject must be 1 to 64 bytes")]
+    InvalidSubject,
+    /// An earlier write or fsync failed, so what is on disk is unknown; reopen the store.
+    #[error("revocation store unusable after an earlier write failure; reopen it")]
+    Poisoned,
+    /// The filter configuration or key ring was refused.
+    #[error("revocation store: {0}")]
+    Config(#[from] ConfigError),
+}
+
+/// Holds the revocation set and makes revocations last.
+///
+/// The verify path reads [`set`](Self::set) (lock-free); [`revoke`](Self::revoke) returns `Ok`
+/// only once the revocation is applied to the set and as durable as the store promises.
+pub trait RevocationStore: Send + Sync {
+    /// The set lookups go to.
+    fn set(&self) -> &RevocationSet;
+
+    /// Applies `revocation` to [`set`](Self::set) and makes it durable before returning `Ok`.
+    /// On `Err` the revocation may still be in the set (it fails closed) but may not survive
+    /// a restart.
+    ///
+    /// # Errors
+    /// The revocation is invalid or could not be made durable.
+    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
+}
+
+/// A store that keeps everything in memory: nothing survives a restart. For tests, and for
+/// nodes that rebuild their set from peers.
+pub struct MemoryStore {
+    set: RevocationSet,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    ///
+    /// # Errors
+    /// A setting of `config` is out of range.
+    pub fn new(config: FilterConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            set: RevocationSet::new(config)?,
+        })
+    }
+}
+
+impl RevocationStore for MemoryStore {
+    fn set(&self) -> &RevocationSet {
+        &self.set
+    }
+
+    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        revocation.validate()?;
+        revocation.apply_to(&self.set);
+        Ok(())
+    }
+}
