@@ -1,19 +1,29 @@
-//! Mint a token, verify it, rotate the key, and watch a tampered token be refused.
+//! A tour: seal and open a token, rotate keys, refuse a tampered token, then run a whole
+//! session — a planted token dies at login, elevation mints, logout holds on every node and
+//! survives a restart of the revocation store.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use sealed_session::revocation::{FileStore, FilterConfig};
 use sealed_session::{
-    BindingHash, Claims, Clock, Epoch, Flags, KeyId, KeyRing, KeyState, Privilege, Sealer, SessionId,
-    SessionKey, SystemClock,
+    BindingHash, Claims, ClientContext, Clock, Epoch, Flags, KeyId, KeyRing, KeyState, Privilege, Sealer,
+    SessionId, SessionKey, SessionManager, SystemClock,
 };
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let clock = SystemClock;
-    let now = clock.now();
-    let mut sealer = Sealer::new(KeyRing::generate()?, "quickstart")?;
+type Error = Box<dyn std::error::Error>;
 
+fn main() -> Result<(), Error> {
+    tokens()?;
+    sessions()
+}
+
+/// The token layer: mint, verify, rotate, tamper.
+fn tokens() -> Result<(), Error> {
+    let now = SystemClock.now();
+    let mut sealer = Sealer::new(KeyRing::generate()?, "quickstart")?;
     let claims = Claims {
-        session_id: SessionId([0x42; 16]),
+        session_id: SessionId::generate()?,
         subject: Some("alice".into()),
         privilege: Privilege::Authenticated,
         epoch: Epoch::containing(now.saturating_add(Duration::from_secs(86_400))),
@@ -26,33 +36,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app_data: Vec::new(),
     };
     let token = sealer.mint(&claims)?;
-    println!("minted a {}-character token under key 1", token.len());
+    println!("[token] minted a {}-character token under key 1", token.len());
     let opened = sealer.open_at(token.expose_secret(), now)?;
     println!(
-        "verified: subject {:?}, privilege {:?}",
+        "[token] verified: subject {:?}, privilege {:?}",
         opened.claims.subject, opened.claims.privilege
     );
 
-    // Rotation, phase 1 and 2: distribute key 2 as accept-only, then promote it.
+    // Rotation, phases 1 and 2: distribute key 2 as accept-only, then promote it.
     sealer
         .keys_mut()
         .insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
     sealer.keys_mut().promote(KeyId(2))?;
     let newer = sealer.mint(&claims)?;
-    println!(
-        "key 2 is primary; the key-1 token still opens: {}",
-        sealer.open_at(token.expose_secret(), now).is_ok()
-    );
+    let still = sealer.open_at(token.expose_secret(), now).is_ok();
+    println!("[token] key 2 is primary; the key-1 token still opens: {still}");
     // Phase 3: retire key 1 once its last token has expired.
     sealer.keys_mut().retire(KeyId(1))?;
     match sealer.open_at(token.expose_secret(), now) {
         Err(rejected) => println!(
-            "after retiring key 1 its token is refused ({})",
+            "[token] after retiring key 1 its token is refused ({})",
             rejected.reason()
         ),
         Ok(_) => return Err("retired key still opens".into()),
     }
-
     let mut tampered = newer.expose_secret().to_owned();
     let middle = tampered.len() / 2;
     let flipped = if &tampered[middle..=middle] == "A" {
@@ -62,11 +69,72 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     tampered.replace_range(middle..=middle, flipped);
     match sealer.open_at(&tampered, now) {
-        Err(rejected) => println!(
-            "tampered token refused: client sees \"{rejected}\", log says {}",
-            rejected.reason()
+        Err(r) => println!(
+            "[token] tampered token refused: client sees \"{r}\", log says {}",
+            r.reason()
         ),
         Ok(_) => return Err("tampered token opened".into()),
     }
+    Ok(())
+}
+
+const KEYS: &str = "sealed-session-keys v1\n7 primary AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+
+/// Two nodes sharing one durable revocation store.
+fn sessions() -> Result<(), Error> {
+    let dir = std::env::temp_dir().join(format!("sealed-session-quickstart-{}", std::process::id()));
+    let store = Arc::new(FileStore::open(
+        &dir,
+        Arc::new(KeyRing::parse(KEYS)?),
+        FilterConfig::default(),
+    )?);
+    let node_a = SessionManager::builder(KeyRing::parse(KEYS)?, "quickstart", store.clone()).build()?;
+    let node_b = SessionManager::builder(KeyRing::parse(KEYS)?, "quickstart", store).build()?;
+    let mallory = ClientContext::new(Some("198.51.100.66".parse()?), Some("MalloryBrowser/1"));
+    let alice = ClientContext::new(Some("203.0.113.7".parse()?), Some("AliceBrowser/1"));
+
+    // Mallory gets a genuine anonymous token and plants it in Alice's browser.
+    let planted = node_a.begin(&mallory)?.token.expose_secret().to_owned();
+    let visitor = node_a.verify(&planted, &alice);
+    let previous = visitor.ok().map(|v| v.session);
+    let login = node_a.authenticate(previous, "alice", Privilege::Authenticated, &alice)?;
+    let planted_now = node_b
+        .verify(&planted, &mallory)
+        .map(|_| ())
+        .map_err(|r| r.reason());
+    println!(
+        "[session] Alice logged in with a new session id; Mallory's planted token on node B: {planted_now:?}"
+    );
+
+    let elevated = node_a.elevate(login.session, &alice)?;
+    println!(
+        "[session] elevated: a new token, privilege {:?}",
+        elevated.session.privilege()
+    );
+    let text = elevated.token.expose_secret().to_owned();
+    let stolen = node_b.verify(&text, &mallory).map(|_| ()).map_err(|r| r.reason());
+    println!("[session] the elevated token replayed from Mallory's machine: {stolen:?} (and the session is revoked)");
+
+    let login = node_b.authenticate(None, "alice", Privilege::Authenticated, &alice)?;
+    let text = login.token.expose_secret().to_owned();
+    node_b.logout(login.session, &alice)?;
+    println!(
+        "[session] logged out on node B; node A says {:?}",
+        node_a.verify(&text, &alice).map(|_| ()).map_err(|r| r.reason())
+    );
+
+    drop((node_a, node_b));
+    let reopened = Arc::new(FileStore::open(
+        &dir,
+        Arc::new(KeyRing::parse(KEYS)?),
+        FilterConfig::default(),
+    )?);
+    let node_c = SessionManager::builder(KeyRing::parse(KEYS)?, "quickstart", reopened).build()?;
+    let after = node_c.verify(&text, &alice).map(|_| ()).map_err(|r| r.reason());
+    println!(
+        "[session] after reopening the store from {}: {after:?}",
+        dir.display()
+    );
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

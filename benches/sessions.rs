@@ -1,0 +1,105 @@
+//! Session-level costs: a full verify (open, kill switch, subject cutoff, two filter probes,
+//! binding) and its scaling over threads while revocations keep arriving.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sealed_session::revocation::{FilterConfig, MemoryStore, RevocationStore};
+use sealed_session::*;
+
+const NOW: UnixTime = UnixTime(1_795_000_000);
+
+struct Fixture {
+    manager: SessionManager,
+    store: Arc<MemoryStore>,
+    token: String,
+    epoch: Epoch,
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(MemoryStore::new(FilterConfig::default()).unwrap());
+    let clock = ManualClock::new(NOW);
+    let manager = SessionManager::builder(KeyRing::generate().unwrap(), "bench", store.clone())
+        .with_policy(Policy::default().with_rotation(Rotation::Off))
+        .with_clock(Arc::new(clock))
+        .build()
+        .unwrap();
+    let login = manager.authenticate(None, "alice-01", Privilege::Authenticated, &client()).unwrap();
+    let epoch = login.session.epoch();
+    // A realistically busy filter: 100,000 other revocations in the token's generation.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..100_000 {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        store.set().insert(epoch, &id);
+    }
+    Fixture { token: login.token.expose_secret().to_owned(), manager, store, epoch }
+}
+
+fn client() -> ClientContext<'static> {
+    ClientContext::new(Some("203.0.113.7".parse().unwrap()), Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"))
+}
+
+fn verify(c: &mut Criterion) {
+    let f = fixture();
+    let ctx = client();
+    let mut g = c.benchmark_group("session");
+    g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.bench_function("verify_full", |b| b.iter(|| black_box(f.manager.verify_at(black_box(&f.token), &ctx, NOW).unwrap())));
+    g.bench_function("parse_only", |b| b.iter(|| black_box(UntrustedToken::parse(black_box(&f.token)).unwrap())));
+    g.finish();
+}
+
+/// Wall time per verify with `threads` verifying, while one more thread inserts 1,000
+/// revocations per second into the same generation.
+fn scaling(c: &mut Criterion) {
+    let f = fixture();
+    let mut g = c.benchmark_group("verify_scaling");
+    g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
+    for threads in [1u64, 2] {
+        g.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| run_scaled(&f, threads, iters))
+        });
+    }
+    g.finish();
+}
+
+fn run_scaled(f: &Fixture, threads: u64, iters: u64) -> Duration {
+    let stop = AtomicBool::new(false);
+    let per_thread = iters.div_ceil(threads);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            while !stop.load(Ordering::Relaxed) {
+                let mut id = [0u8; 16];
+                rng.fill_bytes(&mut id);
+                f.store.set().insert(f.epoch, &id);
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let start = Instant::now();
+        thread::scope(|inner| {
+            for _ in 0..threads {
+                inner.spawn(|| {
+                    let ctx = client();
+                    for _ in 0..per_thread {
+                        black_box(f.manager.verify_at(&f.token, &ctx, NOW).unwrap());
+                    }
+                });
+            }
+        });
+        let elapsed = start.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        elapsed
+    })
+}
+
+criterion_group!(benches, verify, scaling);
+criterion_main!(benches);
