@@ -122,7 +122,12 @@ pub fn write_key_file(path: &Path, ring: &KeyRing, create_new: bool) -> Result<(
         source,
     };
     let text = ring.to_key_file_text();
-    let tmp = path.with_extension("tmp-sealed-session");
+    // A unique temporary name: a crash mid-write leaves debris, never a name that blocks
+    // the next write.
+    let mut suffix = [0u8; 8];
+    crate::rng::fill(&mut suffix)?;
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_extension(format!("tmp-{suffix}"));
     let target = if create_new {
         path.to_path_buf()
     } else {
