@@ -123,6 +123,11 @@ impl Sealer {
         &mut self.keys
     }
 
+    /// The application context.
+    pub(crate) fn context_str(&self) -> &str {
+        core::str::from_utf8(&self.context).unwrap_or("")
+    }
+
     /// The configured leeway.
     pub fn leeway(&self) -> Duration {
         self.leeway
@@ -133,9 +138,14 @@ impl Sealer {
     /// # Errors
     /// Claims out of bounds, no primary key, or a randomness failure.
     pub fn mint(&self, claims: &Claims) -> Result<SealedToken, ConfigError> {
+        self.mint_with_id(claims).map(|(token, _)| token)
+    }
+
+    /// Mints and also returns the new token's id (for the session layer's revocations).
+    pub(crate) fn mint_with_id(&self, claims: &Claims) -> Result<(SealedToken, TokenId), ConfigError> {
         let mut nonce = [0u8; NONCE_LEN];
         crate::rng::fill(&mut nonce)?;
-        self.mint_with_nonce(claims, nonce)
+        Ok((self.mint_with_nonce(claims, nonce)?, token_id_of(&nonce)))
     }
 
     /// Seals with a caller-chosen nonce. Reusing a nonce under one key destroys
@@ -201,7 +211,9 @@ impl Sealer {
             .map_err(|_| ConfigError::Claims("sealing failed"))?;
         bytes.extend_from_slice(&tag);
         let text = wire::encode(&bytes);
-        bytes.zeroize();
+        // Only the written bytes ever held plaintext; wiping the never-written spare capacity
+        // too (`Vec::zeroize`) cost more than the sealing itself.
+        bytes.as_mut_slice().zeroize();
         Ok(SealedToken(Zeroizing::new(text)))
     }
 
@@ -250,11 +262,32 @@ impl Sealer {
         Ok(())
     }
 
-    fn aad(&self, header: [u8; HEADER_LEN]) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(HEADER_LEN + self.context.len());
-        aad.extend_from_slice(&header);
-        aad.extend_from_slice(&self.context);
-        aad
+    fn aad(&self, header: [u8; HEADER_LEN]) -> AadBuf {
+        let mut buf = [0u8; HEADER_LEN + MAX_CONTEXT_LEN];
+        let (head, rest) = buf.split_at_mut(HEADER_LEN);
+        head.copy_from_slice(&header);
+        // `new` caps the context at MAX_CONTEXT_LEN, so it always fits.
+        if let Some(ctx) = rest.get_mut(..self.context.len()) {
+            ctx.copy_from_slice(&self.context);
+        }
+        AadBuf {
+            buf,
+            len: HEADER_LEN + self.context.len(),
+        }
+    }
+}
+
+/// The AEAD associated data (header ‖ context) on the stack: no allocation per token.
+struct AadBuf {
+    buf: [u8; HEADER_LEN + MAX_CONTEXT_LEN],
+    len: usize,
+}
+
+impl core::ops::Deref for AadBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
     }
 }
 
