@@ -21,8 +21,19 @@ fn bad(line: usize, problem: &'static str) -> ConfigError {
 pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
     let mut ring = KeyRing::empty();
     let mut seen_magic = false;
-    let entries = text.split(['\n', ';']).map(str::trim).enumerate();
-    for (index, entry) in entries.filter(|(_, e)| !e.is_empty() && !e.starts_with('#')) {
+    // A line that starts with '#' is a comment as a whole (even with ';' in it); other lines
+    // may hold several ';'-separated entries. Errors name the line.
+    let entries = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .flat_map(|(index, l)| {
+            l.split(';')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.starts_with('#'))
+                .map(move |e| (index, e))
+        });
+    for (index, entry) in entries {
         let line = index + 1;
         if !seen_magic {
             if entry != MAGIC {
@@ -54,9 +65,14 @@ fn parse_entry(line: usize, entry: &str) -> Result<(KeyId, KeyState, SessionKey)
             "expected `<id> <primary|accept-only|retired> <base64 secret>`",
         ));
     };
-    let id = id
-        .parse::<u8>()
-        .map_err(|_| bad(line, "key id must be a decimal number from 0 to 255"))?;
+    let canonical = id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
+    let id = Some(id)
+        .filter(|_| canonical)
+        .and_then(|id| id.parse::<u8>().ok())
+        .ok_or(bad(
+            line,
+            "key id must be a decimal number from 0 to 255 without sign or leading zeros",
+        ))?;
     let state =
         KeyRing::parse_state(state).ok_or(bad(line, "state must be primary, accept-only or retired"))?;
     let bytes = Zeroizing::new(
