@@ -1,0 +1,54 @@
+//! Real-browser attack tests: the seed's session-fixation scenarios in headless Debian Chromium
+//! (victim and attacker as separate profiles) over HTTPS with `*.bank.test` mapped to loopback.
+//!
+//! Needs `apt-get install -y chromium chromium-driver`; without them every test here fails
+//! with that message rather than passing silently. Run with
+//! `cargo test --all-features --test browser` (each test prints its outcome and evidence;
+//! add `-- --nocapture` to see them).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod browser_support;
+
+use browser_support::scenarios::Scenario;
+
+/// One test per scenario against `$bank` (an expression building a
+/// [`browser_support::BankUnderTest`]); `$attack_succeeds` says what each must find.
+///
+/// The naive server below must lose every time, which proves the harness can fail. A bank
+/// that defends is wired in the same way with `false`, e.g.
+/// `scenario_tests!(sealed, sealed_bank(), false);`.
+macro_rules! scenario_tests {
+    ($module:ident, $bank:expr, $attack_succeeds:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn url_fixation() {
+                browser_support::check($bank, Scenario::UrlFixation, $attack_succeeds);
+            }
+
+            #[test]
+            fn planted_server_generated_token() {
+                browser_support::check($bank, Scenario::PlantedToken, $attack_succeeds);
+            }
+
+            #[test]
+            fn cross_subdomain_tossing() {
+                browser_support::check($bank, Scenario::SubdomainTossing, $attack_succeeds);
+            }
+
+            #[test]
+            fn ghost_session() {
+                browser_support::check($bank, Scenario::GhostSession, $attack_succeeds);
+            }
+
+            #[test]
+            fn logout_then_replay() {
+                browser_support::check($bank, Scenario::LogoutReplay, $attack_succeeds);
+            }
+        }
+    };
+}
+
+// Proof that the harness can fail: every attack beats the naive session server.
+scenario_tests!(naive, browser_support::naive::bank(), true);
