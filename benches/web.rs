@@ -1,0 +1,102 @@
+//! The session layer's cost per request, in process (issue 4, item 8): a minimal axum handler
+//! returning a small body, called with `tower::ServiceExt::oneshot` on
+//! - `bare`: the router alone,
+//! - `layer_valid_cookie`: behind [`SessionLayer`] with a valid session cookie (full verify:
+//!   AEAD open, claims, binding, revocation probe; `Rotation::Off`, so no minting),
+//! - `layer_no_cookie`: behind the layer, no cookie.
+//!
+//! Each iteration builds the request and reads the whole response body on a current-thread
+//! runtime, identically for the three. The end-to-end comparison over loopback HTTP is
+//! `benches/web-overhead.sh` (wrk).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request};
+use axum::routing::get;
+use axum::Router;
+use criterion::{black_box, Criterion};
+use tower::ServiceExt;
+
+use sealed_session::revocation::{FilterConfig, MemoryStore};
+use sealed_session::web::{CookieSettings, SessionLayer, WebConfig};
+use sealed_session::{ClientContext, KeyRing, Policy, Privilege, Rotation, SessionManager};
+
+const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) bench";
+
+async fn hello() -> &'static str {
+    "hello, world\n"
+}
+
+fn request(cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::get("/")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::USER_AGENT, USER_AGENT);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    let mut req = b.body(Body::empty()).unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+    req
+}
+
+async fn call(router: &Router, cookie: Option<&str>) -> usize {
+    let response = router.clone().oneshot(request(cookie)).await.unwrap();
+    assert!(response.status().is_success());
+    axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap()
+        .len()
+}
+
+fn web(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cookie_settings = CookieSettings::default().dangerous_insecure_http();
+    let store = Arc::new(MemoryStore::new(FilterConfig::default()).unwrap());
+    let manager = Arc::new(
+        SessionManager::builder(KeyRing::generate().unwrap(), "bench", store)
+            .with_policy(Policy::default().with_rotation(Rotation::Off))
+            .build()
+            .unwrap(),
+    );
+    let client = ClientContext::new(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(USER_AGENT));
+    let minted = manager
+        .authenticate(None, "alice", Privilege::Authenticated, &client)
+        .unwrap();
+    let cookie = format!("{}={}", cookie_settings.name(), minted.token.expose_secret());
+
+    let bare = Router::new().route("/", get(hello));
+    let layered = Router::new().route("/", get(hello)).layer(SessionLayer::new(
+        manager,
+        WebConfig::default().with_cookie(cookie_settings),
+    ));
+    // The layer must really verify: a valid cookie yields no Set-Cookie (no rotation) and
+    // the handler runs.
+    rt.block_on(async {
+        let r = layered.clone().oneshot(request(Some(&cookie))).await.unwrap();
+        assert!(r.status().is_success() && !r.headers().contains_key(header::SET_COOKIE));
+    });
+
+    let mut g = c.benchmark_group("web");
+    g.bench_function("bare", |b| b.iter(|| rt.block_on(call(black_box(&bare), None))));
+    g.bench_function("layer_valid_cookie", |b| {
+        b.iter(|| rt.block_on(call(black_box(&layered), Some(&cookie))))
+    });
+    g.bench_function("layer_no_cookie", |b| {
+        b.iter(|| rt.block_on(call(black_box(&layered), None)))
+    });
+    g.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    web(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,337 @@
+//! The bank of the seeds as an axum router behind [`SessionLayer`]: home, login, account,
+//! transfer with a password step-up, logout and "log out everywhere". Included by path from
+//! `examples/bank/main.rs` and from tests:
+//!
+//! ```text
+//! #[path = "../examples/bank/app.rs"]
+//! mod bank_app;
+//! ```
+//!
+//! ```text
+//! GET  /                   home (signed in or not)
+//! GET  /login   POST /login            Argon2id check → SessionControl::login (new session id)
+//! GET  /account                        RequireLevel<AUTHENTICATED>: balance, level, expiry
+//! GET  /transfer                       elevated: the form; authenticated: the step-up form
+//! POST /elevate                        password again → SessionControl::elevate (short TTL)
+//! POST /transfer                       RequireLevel<ELEVATED>
+//! POST /step-down, /logout, /logout-everywhere
+//! ```
+// Each includer uses part of this module, and nothing in it is a library's public API.
+#![allow(dead_code, unused_imports, unreachable_pub)]
+
+#[path = "accounts.rs"]
+mod accounts;
+#[path = "pages.rs"]
+mod pages;
+#[path = "server.rs"]
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use sealed_session::revocation::{FileStore, FilterConfig, LOG_FILE, SNAPSHOT_FILE};
+use sealed_session::web::{
+    CookieSettings, MaybeSession, RequireLevel, SessionControl, SessionInfo, SessionLayer, WebConfig,
+    WebError, AUTHENTICATED, ELEVATED,
+};
+use sealed_session::{EventSink, KeyRing, Policy, Privilege, Rotation, SessionManager};
+
+pub use accounts::{Accounts, TransferError, DEMO_USERS};
+pub use pages::signed_in_text;
+pub use server::{serve, tls_config, CERT_NAMES};
+
+/// Errors while setting the bank up.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The application context sealed into every token (tokens of other apps do not open here).
+pub const CONTEXT: &str = "sealed-bank";
+
+/// How to build the bank.
+pub struct BankConfig {
+    /// Where the revocation store lives.
+    pub data_dir: PathBuf,
+    /// Served over HTTPS: `__Host-` + `Secure` cookie. Otherwise the insecure plain-HTTP
+    /// cookie (see [`cookie_settings`]).
+    pub tls: bool,
+    /// The key ring; `None` generates a fresh one (sessions then end with the process).
+    pub keys: Option<KeyRing>,
+    /// Origins allowed to POST; empty means the request's own `Host`.
+    pub allowed_origins: Vec<String>,
+    /// The session policy.
+    pub policy: Policy,
+    /// Where security events go; `None` means `tracing`.
+    pub events: Option<Arc<dyn EventSink>>,
+}
+
+impl BankConfig {
+    /// Fresh keys, the demo policy, same-origin POSTs only.
+    pub fn new(data_dir: impl Into<PathBuf>, tls: bool) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            tls,
+            keys: None,
+            allowed_origins: Vec::new(),
+            policy: demo_policy(),
+            events: None,
+        }
+    }
+}
+
+/// Elevation lasts 2 minutes, tokens rotate after 60 s, the default binding (IP prefix and
+/// User-Agent, a mismatch revokes the session) and idle and absolute lifetimes.
+pub fn demo_policy() -> Policy {
+    Policy::default()
+        .with_elevated_ttl(Duration::from_secs(120))
+        .with_rotation(Rotation::After(Duration::from_secs(60)))
+}
+
+/// The secure default over TLS; over plain HTTP no `Secure` and no `__Host-` prefix, which
+/// browsers refuse on `http://` origins other than localhost.
+pub fn cookie_settings(tls: bool) -> CookieSettings {
+    if tls {
+        CookieSettings::default()
+    } else {
+        CookieSettings::default().dangerous_insecure_http()
+    }
+}
+
+struct Bank {
+    accounts: Accounts,
+    manager: Arc<SessionManager>,
+}
+
+type Bk = State<Arc<Bank>>;
+type Signed = Result<RequireLevel<AUTHENTICATED>, WebError>;
+
+/// Opens the revocation store in `config.data_dir`, hashes the demo passwords and builds the
+/// router with the session layer installed. With fresh keys, the store files of an earlier
+/// run are removed first: they are sealed under keys that no longer exist.
+///
+/// # Errors
+/// Key generation, the store (I/O, or a snapshot made under other keys), the policy.
+pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), BoxError> {
+    let keys = match config.keys {
+        Some(keys) => keys,
+        None => {
+            for file in [SNAPSHOT_FILE, LOG_FILE] {
+                match std::fs::remove_file(config.data_dir.join(file)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+            }
+            KeyRing::generate()?
+        }
+    };
+    // The ring is not `Clone` (secrets are not duplicated casually): the store gets a copy
+    // made through the key-file text.
+    let store_keys = Arc::new(KeyRing::parse(&keys.to_key_file_text())?);
+    let store = FileStore::open(&config.data_dir, store_keys, FilterConfig::default())?;
+    let mut builder = SessionManager::builder(keys, CONTEXT, Arc::new(store)).with_policy(config.policy);
+    if let Some(events) = config.events {
+        builder = builder.with_events(events);
+    }
+    let manager = Arc::new(builder.build()?);
+    let mut web = WebConfig::default().with_cookie(cookie_settings(config.tls));
+    if !config.allowed_origins.is_empty() {
+        web = web.with_allowed_origins(config.allowed_origins);
+    }
+    let bank = Arc::new(Bank {
+        accounts: Accounts::demo()?,
+        manager: manager.clone(),
+    });
+    let router = Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/account", get(account))
+        .route("/transfer", get(transfer_page).post(transfer))
+        .route("/elevate", post(elevate))
+        .route("/step-down", post(step_down))
+        .route("/logout", post(logout))
+        .route("/logout-everywhere", post(logout_everywhere))
+        .with_state(bank)
+        .layer(SessionLayer::new(manager.clone(), web));
+    Ok((router, manager))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct TransferForm {
+    to: String,
+    amount: String,
+}
+
+async fn home(MaybeSession(session): MaybeSession) -> Html<String> {
+    Html(pages::home(session.as_ref()))
+}
+
+async fn login_page(MaybeSession(session): MaybeSession) -> Html<String> {
+    Html(pages::login(session.as_ref(), None))
+}
+
+async fn login(
+    State(bank): Bk,
+    MaybeSession(session): MaybeSession,
+    control: SessionControl,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(user) = check_password(&bank, form.user, form.password).await else {
+        let page = pages::login(session.as_ref(), Some("wrong user name or password"));
+        return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+    };
+    // A new session id, whatever the request carried: nothing a client presented is adopted.
+    match control.login(user, Privilege::Authenticated).await {
+        Ok(_) => Redirect::to("/account").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn account(State(bank): Bk, signed: Signed) -> Response {
+    let info = match signed {
+        Ok(RequireLevel(info)) => info,
+        Err(e) => return refused(e),
+    };
+    let user = subject(&info);
+    let balance = bank.accounts.balance(user).unwrap_or(0);
+    Html(pages::account(&info, user, balance, bank.manager.now())).into_response()
+}
+
+async fn transfer_page(State(bank): Bk, signed: Signed) -> Response {
+    let info = match signed {
+        Ok(RequireLevel(info)) => info,
+        Err(e) => return refused(e),
+    };
+    if info.privilege < Privilege::Elevated {
+        return Html(step_up_page(&bank, &info, None)).into_response();
+    }
+    let user = subject(&info);
+    let (balance, others) = (
+        bank.accounts.balance(user).unwrap_or(0),
+        bank.accounts.others(user),
+    );
+    Html(pages::transfer_form(&info, balance, &others, None)).into_response()
+}
+
+async fn transfer(
+    State(bank): Bk,
+    elevated: Result<RequireLevel<ELEVATED>, WebError>,
+    MaybeSession(session): MaybeSession,
+    Form(form): Form<TransferForm>,
+) -> Response {
+    let info = match (elevated, session) {
+        (Ok(RequireLevel(info)), _) => info,
+        (Err(WebError::Forbidden), Some(info)) => {
+            let page = step_up_page(&bank, &info, Some("confirm your password to make transfers"));
+            return (StatusCode::FORBIDDEN, Html(page)).into_response();
+        }
+        (Err(e), _) => return refused(e),
+    };
+    let user = subject(&info);
+    match bank.accounts.transfer(user, &form.to, &form.amount) {
+        Ok(balance) => Html(pages::transferred(&info, &form.amount, &form.to, balance)).into_response(),
+        Err(e) => {
+            let (balance, others) = (
+                bank.accounts.balance(user).unwrap_or(0),
+                bank.accounts.others(user),
+            );
+            let page = pages::transfer_form(&info, balance, &others, Some(&e.to_string()));
+            (StatusCode::BAD_REQUEST, Html(page)).into_response()
+        }
+    }
+}
+
+async fn elevate(
+    State(bank): Bk,
+    signed: Signed,
+    control: SessionControl,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let info = match signed {
+        Ok(RequireLevel(info)) => info,
+        Err(e) => return refused(e),
+    };
+    let user = subject(&info).to_owned();
+    if check_password(&bank, user.clone(), form.password).await != Some(user.as_str()) {
+        let page = step_up_page(&bank, &info, Some("wrong password"));
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    }
+    match control.elevate().await {
+        Ok(_) => Redirect::to("/transfer").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn step_down(signed: Signed, control: SessionControl) -> Response {
+    match signed {
+        Ok(RequireLevel(info)) if info.privilege == Privilege::Elevated => match control.step_down().await {
+            Ok(_) => Redirect::to("/account").into_response(),
+            Err(e) => e.into_response(),
+        },
+        Ok(_) => Redirect::to("/account").into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+async fn logout(control: SessionControl) -> Response {
+    ended(control.logout().await)
+}
+
+async fn logout_everywhere(control: SessionControl) -> Response {
+    ended(control.logout_everywhere().await)
+}
+
+/// After logout: home, or the error if the revocation could not be made durable (the user
+/// must not believe they are logged out when another node would still accept the token).
+fn ended(result: Result<(), WebError>) -> Response {
+    match result {
+        Ok(()) | Err(WebError::Unauthenticated) => Redirect::to("/").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Without a session: the login form with 401. Other refusals keep the layer's fixed bodies.
+fn refused(e: WebError) -> Response {
+    match e {
+        WebError::Unauthenticated => {
+            let page = pages::login(None, Some("please sign in"));
+            (StatusCode::UNAUTHORIZED, Html(page)).into_response()
+        }
+        other => other.into_response(),
+    }
+}
+
+fn step_up_page(bank: &Bank, info: &SessionInfo, error: Option<&str>) -> String {
+    let ttl = bank.manager.policy().elevated_ttl().as_secs();
+    pages::step_up(info, ttl, error)
+}
+
+/// Authenticated sessions always carry their subject.
+fn subject(info: &SessionInfo) -> &str {
+    info.subject.as_deref().unwrap_or_default()
+}
+
+/// Argon2 takes tens of milliseconds: off the async workers.
+async fn check_password(bank: &Arc<Bank>, user: String, password: String) -> Option<&'static str> {
+    let bank = bank.clone();
+    tokio::task::spawn_blocking(move || bank.accounts.check(&user, &password))
+        .await
+        .ok()
+        .flatten()
+}

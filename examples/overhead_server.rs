@@ -1,0 +1,90 @@
+//! A minimal axum server for measuring the session layer's overhead end to end
+//! (`benches/web-overhead.sh` drives it with wrk): one handler returning a small body, served
+//! bare (`--layer off`) or behind [`SessionLayer`] (`--layer on`).
+//!
+//! With the layer on and `--cookie-file PATH`, it mints one authenticated session for
+//! 127.0.0.1 and User-Agent `wrk-overhead` and writes its `Cookie:` header line to PATH
+//! (mode 0600; the token is a secret and is never printed). Rotation is off, so every request
+//! runs the full verify (AEAD open, claims, binding, revocation probe) and nothing else.
+//! `GET /check` (layer on only) answers 200 only with a verified session, so a driver can
+//! confirm its cookie works before measuring. Prints `listening on http://ADDR` once ready.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use sealed_session::revocation::{FilterConfig, MemoryStore};
+use sealed_session::web::{CookieSettings, SessionInfo, SessionLayer, WebConfig};
+use sealed_session::{ClientContext, KeyRing, Policy, Privilege, Rotation, SessionManager};
+
+/// The User-Agent the minted session is bound to; wrk must send it.
+const USER_AGENT: &str = "wrk-overhead";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn hello() -> &'static str {
+    "hello, world\n"
+}
+
+async fn check(session: SessionInfo) -> String {
+    format!("verified, level {:?}\n", session.privilege)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut layer = true;
+    let mut cookie_file: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--addr" => addr = value.parse()?,
+            "--layer" => layer = value == "on",
+            "--cookie-file" => cookie_file = Some(PathBuf::from(value)),
+            other => {
+                return Err(format!("unknown option {other} (--addr, --layer on|off, --cookie-file)").into())
+            }
+        }
+    }
+    let mut router = Router::new().route("/", get(hello));
+    if layer {
+        let cookie = CookieSettings::default().dangerous_insecure_http();
+        let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+        let manager = Arc::new(
+            SessionManager::builder(KeyRing::generate()?, "overhead", store)
+                .with_policy(Policy::default().with_rotation(Rotation::Off))
+                .build()?,
+        );
+        if let Some(path) = &cookie_file {
+            let client = ClientContext::new(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(USER_AGENT));
+            let minted = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+            let line = format!("Cookie: {}={}\n", cookie.name(), minted.token.expose_secret());
+            write_private(path, line.as_bytes())?;
+        }
+        let web = WebConfig::default().with_cookie(cookie);
+        router = router
+            .route("/check", get(check))
+            .layer(SessionLayer::new(manager, web));
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
