@@ -142,11 +142,10 @@ impl SessionManager {
         &self,
         epoch: Epoch,
         id: &SessionId,
-        tag: Option<SessionTag>,
         client: &ClientContext<'_>,
     ) -> Result<(), StoreError> {
         self.revoke_id(epoch, id.0)?;
-        self.emit(EventKind::SessionRevoked, tag, client);
+        self.emit(EventKind::SessionRevoked, self.tag(&self.sealer(), id), client);
         Ok(())
     }
 

@@ -93,7 +93,7 @@ impl SessionManager {
     /// The store could not make the revocation durable (the session may still be live).
     pub fn logout(&self, session: Session, client: &ClientContext<'_>) -> Result<(), TransitionError> {
         let tag = self.tag(&self.sealer(), session.session_id());
-        self.revoke_session(session.claims.epoch, &session.claims.session_id, tag, client)?;
+        self.revoke_session(session.claims.epoch, &session.claims.session_id, client)?;
         self.emit(EventKind::Logout, tag, client);
         Ok(())
     }

@@ -5,7 +5,6 @@ use crate::binding::ClientContext;
 use crate::claims::Privilege;
 use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
-use crate::events::SessionTag;
 use crate::manager::SessionManager;
 use crate::policy::{MismatchAction, Rotation};
 use crate::sealer::{Opened, Sealer};
@@ -42,12 +41,13 @@ impl SessionManager {
         let opened = sealer
             .open_at(token, now)
             .map_err(|r| self.reject(r.reason(), None, client, now))?;
-        let tag = self.tag(&sealer, &opened.claims.session_id);
+        // The session tag costs an HMAC: computed only when an event needs it.
+        let tag = || self.tag(&sealer, &opened.claims.session_id);
         let standing = self
-            .check_standing(&opened, tag, client, now)
-            .map_err(|reason| self.reject(reason, tag, client, now))?;
-        self.check_binding(&sealer, &opened, tag, client)
-            .map_err(|reason| self.reject(reason, tag, client, now))?;
+            .check_standing(&opened, client, now)
+            .map_err(|reason| self.reject(reason, tag(), client, now))?;
+        self.check_binding(&sealer, &opened, client)
+            .map_err(|reason| self.reject(reason, tag(), client, now))?;
         let session = Session {
             key_id: opened.key_id,
             token_id: opened.token_id,
@@ -67,7 +67,6 @@ impl SessionManager {
     fn check_standing(
         &self,
         opened: &Opened,
-        tag: Option<SessionTag>,
         client: &ClientContext<'_>,
         now: UnixTime,
     ) -> Result<Standing, Reason> {
@@ -96,7 +95,7 @@ impl SessionManager {
         }
         // A replaced token came back after its grace window: whoever holds it may be an
         // attacker, so the whole session ends (fail closed, even if the store is down).
-        let _ = self.revoke_session(epoch, sid, tag, client);
+        let _ = self.revoke_session(epoch, sid, client);
         Err(Reason::Reused)
     }
 
@@ -104,7 +103,6 @@ impl SessionManager {
         &self,
         sealer: &Sealer,
         opened: &Opened,
-        tag: Option<SessionTag>,
         client: &ClientContext<'_>,
     ) -> Result<(), Reason> {
         let claims = &opened.claims;
@@ -117,7 +115,7 @@ impl SessionManager {
             return Ok(());
         }
         if self.policy.mismatch == MismatchAction::RejectAndRevoke {
-            let _ = self.revoke_session(claims.epoch, &claims.session_id, tag, client);
+            let _ = self.revoke_session(claims.epoch, &claims.session_id, client);
         }
         Err(Reason::Unbound)
     }
