@@ -171,6 +171,9 @@ impl Geometry {
     fn for_filter(capacity: usize, target: f64, i: usize) -> Option<Self> {
         let shift = u32::try_from(i).ok()?;
         let n = (capacity as f64) * f64::from(2u32.checked_pow(shift)?);
+        // Sized for n + 2·sqrt(n) keys: the set bits after n random keys vary by about
+        // 0.26·sqrt(n) keys' worth, so a random load of n keys does not seal early (> 7σ).
+        let n = n + 2.0 * n.sqrt();
         let rate = target / 2.0 / f64::from(2u32.checked_pow(shift)?);
         let k_real = (1.0 / rate).log2().ceil();
         let fill = rate.powf(1.0 / k_real);
@@ -215,7 +218,7 @@ mod tests {
             .unwrap();
         assert_eq!(g[0].k, 21);
         let bits_per_entry = g[0].bits() as f64 / 1e6;
-        assert!((30.0..30.5).contains(&bits_per_entry), "{bits_per_entry}");
+        assert!((30.0..30.3).contains(&bits_per_entry), "{bits_per_entry}");
         let fill = g[0].limit as f64 / g[0].bits() as f64;
         assert!(fill.powi(21) <= 5e-7);
         assert_eq!(g[1].k, 22);

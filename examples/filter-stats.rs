@@ -1,0 +1,168 @@
+//! Measures the revocation filter at 1M entries: memory, false-positive rate over random
+//! probes, lookup time, and lookup throughput with 1 and 2 reader threads while another thread
+//! inserts 1,000 revocations per second.
+//!
+//! `cargo run --release --example filter-stats [probes] [seconds-per-scaling-run]`
+//! (defaults: 10,000,000 probes, 3 s).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use sealed_session::revocation::{FilterConfig, RevocationSet};
+use sealed_session::Epoch;
+
+const ENTRIES: usize = 1_000_000;
+const EPOCH: Epoch = Epoch(52_608);
+
+fn random_id(rng: &mut ChaCha8Rng) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    rng.fill_bytes(&mut id);
+    id
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let probes: u64 = args.next().map_or(10_000_000, |a| a.parse().unwrap());
+    let secs: u64 = args.next().map_or(3, |a| a.parse().unwrap());
+    println!("load average at start   {}", loadavg());
+    let config = FilterConfig::default().with_capacity(ENTRIES);
+    let set = RevocationSet::new(config).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let inserted: Vec<[u8; 16]> = (0..ENTRIES).map(|_| random_id(&mut rng)).collect();
+    let t = Instant::now();
+    for id in &inserted {
+        set.insert(EPOCH, id);
+    }
+    let insert_ns = t.elapsed().as_nanos() as f64 / ENTRIES as f64;
+
+    let bytes = set.memory_bytes();
+    println!(
+        "entries inserted        {ENTRIES} (capacity {ENTRIES}, target rate {:.0e})",
+        config.false_positive_rate()
+    );
+    println!("filters                 {}", set.filter_count());
+    println!(
+        "memory                  {bytes} bytes = {:.3} MiB per million ({:.2} bits per entry)",
+        bytes as f64 / (1 << 20) as f64 * 1e6 / ENTRIES as f64,
+        bytes as f64 * 8.0 / ENTRIES as f64
+    );
+    println!("len_hint                {}", set.len_hint());
+    println!(
+        "estimated fp rate       {:.3e}",
+        set.false_positive_estimate(EPOCH)
+    );
+    assert!(
+        inserted.iter().all(|id| set.contains(EPOCH, id)),
+        "false negative"
+    );
+
+    // Fresh ids from a different seed: none was inserted, so every hit is a false positive.
+    let mut probe_rng = ChaCha8Rng::seed_from_u64(2);
+    let t = Instant::now();
+    let fp = (0..probes)
+        .filter(|_| set.contains(EPOCH, &random_id(&mut probe_rng)))
+        .count();
+    let probe_secs = t.elapsed().as_secs_f64();
+    let rate = fp as f64 / probes as f64;
+    // One-sided 95% upper bound for a Poisson count (fp + 1.645·sqrt(fp) + 1.5, rough).
+    let upper = (fp as f64 + 1.645 * (fp as f64).sqrt() + 1.5) / probes as f64;
+    println!("measured fp             {fp} / {probes} probes = {rate:.2e} (95% upper bound ~{upper:.1e})");
+    println!(
+        "probe loop              {:.1} ns per probe incl. id generation",
+        probe_secs * 1e9 / probes as f64
+    );
+
+    let absent: Vec<[u8; 16]> = (0..1 << 20).map(|_| random_id(&mut probe_rng)).collect();
+    let lookups = |ids: &[[u8; 16]], rounds: usize| {
+        let t = Instant::now();
+        let mut hits = 0usize;
+        for _ in 0..rounds {
+            for pair in ids.chunks_exact(2) {
+                hits += usize::from(set.contains_either(EPOCH, &pair[0], &pair[1]));
+            }
+        }
+        black_box(hits);
+        t.elapsed().as_nanos() as f64 / (rounds * ids.len() / 2) as f64
+    };
+    println!("insert                  {insert_ns:.0} ns per id (single thread)");
+    println!(
+        "contains_either absent  {:.1} ns (session id and token id both absent: the common verify)",
+        lookups(&absent, 4)
+    );
+    println!(
+        "contains_either present {:.1} ns (first id revoked)",
+        lookups(&inserted, 2)
+    );
+
+    let one = scaling(&set, &absent, 1, Duration::from_secs(secs));
+    let two = scaling(&set, &absent, 2, Duration::from_secs(secs));
+    println!("scaling, 1 reader       {:.2} M lookups/s", one / 1e6);
+    println!("scaling, 2 readers      {:.2} M lookups/s", two / 1e6);
+    println!(
+        "ratio 2/1               {:.2}x (2 cores; an inserter thread adds 1,000 revocations/s throughout)",
+        two / one
+    );
+    println!("filters after scaling   {}", set.filter_count());
+    println!(
+        "load average at end     {} (other processes on the 2 cores skew every timing)",
+        loadavg()
+    );
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
+}
+
+/// Lookups per second (contains_either) summed over `readers` threads, while one more thread
+/// inserts 1,000 ids per second.
+fn scaling(set: &RevocationSet, ids: &[[u8; 16]], readers: usize, run: Duration) -> f64 {
+    let stop = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    let inserted = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(3 + readers as u64);
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                set.insert(EPOCH, &random_id(&mut rng));
+                inserted.fetch_add(1, Ordering::Relaxed);
+                next += Duration::from_millis(1);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        });
+        for r in 0..readers {
+            let (stop, total) = (&stop, &total);
+            s.spawn(move || {
+                let mut n = 0u64;
+                let mut hits = 0usize;
+                let offset = r * ids.len() / 2;
+                'outer: loop {
+                    for i in 0..4096 {
+                        let j = (offset + (n as usize + i) * 2) % (ids.len() - 1);
+                        hits += usize::from(set.contains_either(EPOCH, &ids[j], &ids[j + 1]));
+                    }
+                    n += 4096;
+                    if stop.load(Ordering::Relaxed) {
+                        break 'outer;
+                    }
+                }
+                black_box(hits);
+                total.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(run);
+        stop.store(true, Ordering::Relaxed);
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "  ({readers} reader(s): {} inserts during the run, {:.0}/s)",
+        inserted.load(Ordering::Relaxed),
+        inserted.load(Ordering::Relaxed) as f64 / elapsed
+    );
+    total.load(Ordering::Relaxed) as f64 / elapsed
+}
