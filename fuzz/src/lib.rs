@@ -1,0 +1,100 @@
+//! Fixtures shared by the fuzz targets and the seed generator: fixed keys, a fixed clock, and
+//! an independent decryption of a token (key derivation re-done from spec/format.md, "Keys").
+
+use std::sync::OnceLock;
+
+use ring::hkdf;
+use sealed_session::{
+    xchacha, Claims, KeyId, KeyRing, KeyState, Sealer, SessionKey, UnixTime, UntrustedToken, MAX_LEEWAY,
+    VERSION,
+};
+
+/// The fuzzing clock (2026-11-18); seeds are valid at this instant.
+pub const NOW: UnixTime = UnixTime(1_795_000_100);
+/// Application context of every fuzz sealer.
+pub const CONTEXT: &str = "fuzz";
+/// The ring the `open` target opens with: one key in each state (secrets are public test data).
+pub const KEYS: [(u8, KeyState, [u8; 32]); 3] = [
+    (1, KeyState::Primary, [0x01; 32]),
+    (2, KeyState::AcceptOnly, [0x02; 32]),
+    (3, KeyState::Retired, [0x03; 32]),
+];
+/// Header + nonce length, and tag length (spec/format.md, "Byte layout").
+pub const PREFIX_LEN: usize = 2 + xchacha::NONCE_LEN;
+
+/// The sealer with all of [`KEYS`], leeway 0.
+pub fn opener() -> &'static Sealer {
+    static S: OnceLock<Sealer> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut ring = KeyRing::empty();
+        for (id, state, secret) in KEYS {
+            let _ = ring.insert(KeyId(id), state, SessionKey::from_bytes(secret));
+        }
+        Sealer::new(ring, CONTEXT).unwrap_or_else(|e| panic!("fixture: {e}"))
+    })
+}
+
+/// A sealer whose only (primary) key is `KEYS[i]`, with the largest leeway, so that anything
+/// it mints opens at the token's own issue time.
+pub fn minter(id: KeyId) -> Option<&'static Sealer> {
+    static S: OnceLock<Vec<Sealer>> = OnceLock::new();
+    let all = S.get_or_init(|| {
+        KEYS.iter()
+            .map(|&(id, _, secret)| {
+                let ring = KeyRing::empty()
+                    .with_key(KeyId(id), KeyState::Primary, SessionKey::from_bytes(secret))
+                    .and_then(|r| Sealer::new(r, CONTEXT))
+                    .and_then(|s| s.with_leeway(MAX_LEEWAY));
+                ring.unwrap_or_else(|e| panic!("fixture: {e}"))
+            })
+            .collect()
+    });
+    KEYS.iter().position(|k| k.0 == id.0).and_then(|i| all.get(i))
+}
+
+/// The sealing subkey of key `id`, derived as spec/format.md says (HKDF-SHA256, salt
+/// `sealed-session/v1`, info `sealed-session/v1 seal`) without using the crate's derivation.
+pub fn seal_subkey(id: KeyId) -> Option<[u8; 32]> {
+    struct Len;
+    impl hkdf::KeyType for Len {
+        fn len(&self) -> usize {
+            32
+        }
+    }
+    let secret = KEYS.iter().find(|k| k.0 == id.0)?.2;
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"sealed-session/v1").extract(&secret);
+    let mut out = [0u8; 32];
+    prk.expand(&[b"sealed-session/v1 seal"], Len)
+        .ok()?
+        .fill(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// The nonce of a token text that parses.
+pub fn nonce_of(text: &str) -> Option<[u8; xchacha::NONCE_LEN]> {
+    let token = UntrustedToken::parse(text).ok()?;
+    token.as_bytes().get(2..PREFIX_LEN)?.try_into().ok()
+}
+
+/// Decrypts a token with [`seal_subkey`] and the raw XChaCha20-Poly1305, returning the claims
+/// plaintext: an opening path that shares nothing with `Sealer::open_at` but the AEAD.
+pub fn plaintext_of(text: &str) -> Option<Vec<u8>> {
+    let token = UntrustedToken::parse(text).ok()?;
+    let bytes = token.as_bytes();
+    let key = seal_subkey(token.key_id())?;
+    let nonce: [u8; xchacha::NONCE_LEN] = bytes.get(2..PREFIX_LEN)?.try_into().ok()?;
+    let tag_at = bytes.len().checked_sub(xchacha::TAG_LEN)?;
+    let tag: [u8; xchacha::TAG_LEN] = bytes.get(tag_at..)?.try_into().ok()?;
+    let mut aad = vec![VERSION, token.key_id().0];
+    aad.extend_from_slice(CONTEXT.as_bytes());
+    let mut pt = bytes.get(PREFIX_LEN..tag_at)?.to_vec();
+    xchacha::open_in_place(&key, &nonce, &aad, &mut pt, &tag).ok()?;
+    Some(pt)
+}
+
+/// Re-mints `claims` under `id` with `nonce`: the only public claims encoder.
+pub fn remint(id: KeyId, claims: &Claims, nonce: [u8; xchacha::NONCE_LEN]) -> Option<String> {
+    let token = minter(id)?.dangerous_mint_with_nonce(claims, nonce).ok()?;
+    Some(token.expose_secret().to_owned())
+}
