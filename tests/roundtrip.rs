@@ -93,7 +93,8 @@ mod arbitrary_claims {
                 issued_at,
                 expires_at,
                 session_deadline: UnixTime(issued_at.0 + deadline),
-                authenticated_at: UnixTime(issued_at.0 - u64::from(authenticated_ago)),
+                // Unix time cannot go below 0, so the gap is capped by the issue time.
+                authenticated_at: UnixTime(issued_at.0 - u64::from(authenticated_ago).min(issued_at.0)),
                 binding: BindingHash(binding),
                 flags: Flags(flags),
                 app_data,
