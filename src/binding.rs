@@ -208,6 +208,7 @@ fn mask(family: u8, octets: &[u8], bits: u8) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -73,6 +73,7 @@ pub(crate) fn fill_from_os(out: &mut [u8]) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
