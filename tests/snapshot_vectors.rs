@@ -85,7 +85,7 @@ fn check_contents(doc: &Value, snap: &RevocationSnapshot) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c.as_u64().unwrap() as usize)
+        .map(|c| usize::try_from(c.as_u64().unwrap()).unwrap())
         .collect();
     assert_eq!(snap.filter_counts(), counts);
     for r in doc["revocations"].as_array().unwrap() {

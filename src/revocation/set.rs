@@ -114,7 +114,7 @@ impl RevocationSet {
         let table = self.table.load();
         table
             .find(self.generation_of(epoch))
-            .is_some_and(|g| g.filters.iter().any(|f| f.contains(a) || f.contains(b)))
+            .is_some_and(|g| g.filters.iter().any(|f| f.contains_either(a, b)))
     }
 
     /// Refuses tokens of `subject` authenticated before `cutoff` (logout-everywhere). Keeps the
