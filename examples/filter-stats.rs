@@ -2,8 +2,10 @@
 //! probes, lookup time, and lookup throughput with 1 and 2 reader threads while another thread
 //! inserts 1,000 revocations per second.
 //!
-//! `cargo run --release --example filter-stats [probes] [seconds-per-scaling-run]`
-//! (defaults: 10,000,000 probes, 3 s).
+//! `cargo run --release --example filter-stats [probes] [seconds-per-scaling-run] [rounds]`
+//! (defaults: 10,000,000 probes, 1 s, 7 rounds). The scaling runs alternate 1 and 2 readers,
+//! `rounds` times each, and compare medians, so that load from other processes on the machine
+//! hits both sides alike.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
@@ -27,7 +29,8 @@ fn random_id(rng: &mut ChaCha8Rng) -> [u8; 16] {
 fn main() {
     let mut args = std::env::args().skip(1);
     let probes: u64 = args.next().map_or(10_000_000, |a| a.parse().unwrap());
-    let secs: u64 = args.next().map_or(3, |a| a.parse().unwrap());
+    let secs: u64 = args.next().map_or(1, |a| a.parse().unwrap());
+    let rounds: usize = args.next().map_or(7, |a| a.parse().unwrap());
     println!("load average at start   {}", loadavg());
     let config = FilterConfig::default().with_capacity(ENTRIES);
     let set = RevocationSet::new(config).unwrap();
@@ -98,10 +101,15 @@ fn main() {
         lookups(&inserted, 2)
     );
 
-    let one = scaling(&set, &absent, 1, Duration::from_secs(secs));
-    let two = scaling(&set, &absent, 2, Duration::from_secs(secs));
-    println!("scaling, 1 reader       {:.2} M lookups/s", one / 1e6);
-    println!("scaling, 2 readers      {:.2} M lookups/s", two / 1e6);
+    let (one, two) = alternate(&set, &absent, rounds, Duration::from_secs(secs));
+    println!(
+        "scaling, 1 reader       {:.2} M lookups/s (median of {rounds})",
+        one / 1e6
+    );
+    println!(
+        "scaling, 2 readers      {:.2} M lookups/s (median of {rounds})",
+        two / 1e6
+    );
     println!(
         "ratio 2/1               {:.2}x (2 cores; an inserter thread adds 1,000 revocations/s throughout)",
         two / one
@@ -114,8 +122,7 @@ fn main() {
     for id in inserted.iter().take(10_000) {
         small.insert(EPOCH, id);
     }
-    let one = scaling(&small, &absent, 1, Duration::from_secs(secs));
-    let two = scaling(&small, &absent, 2, Duration::from_secs(secs));
+    let (one, two) = alternate(&small, &absent, rounds, Duration::from_secs(secs));
     println!(
         "cache-resident 10k set  1 reader {:.2} M/s, 2 readers {:.2} M/s, ratio {:.2}x",
         one / 1e6,
@@ -130,6 +137,21 @@ fn main() {
 
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
+}
+
+/// Median lookups per second with 1 and with 2 readers, over `rounds` alternating runs.
+fn alternate(set: &RevocationSet, ids: &[[u8; 16]], rounds: usize, run: Duration) -> (f64, f64) {
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        one.push(scaling(set, ids, 1, run));
+        two.push(scaling(set, ids, 2, run));
+    }
+    (median(one), median(two))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Lookups per second (contains_either) summed over `readers` threads, while one more thread
