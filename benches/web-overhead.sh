@@ -5,7 +5,9 @@
 #   bare          no layer
 #   layer+cookie  the layer verifies a valid session cookie on every request (no rotation)
 #   layer-cookie  the layer with no cookie
-# Prints requests/s (median of the rounds) and the ratio to bare.
+# Prints requests/s and the server's CPU time per request (from /proc: user + system), each the
+# median of the rounds, and their ratios to bare. On a small shared machine wrk and the server
+# compete for the same cores, so CPU per request is the steadier of the two figures.
 #
 # Usage: benches/web-overhead.sh [seconds per run, default 10] [rounds, default 3]
 # Env:   CONNS (default 2), THREADS (default 1). Needs wrk (apt-get install -y wrk).
@@ -46,16 +48,26 @@ start() {
 }
 
 start bare --layer off
+PID_bare=${PIDS[-1]}
 start layer --layer on --cookie-file "$TMP/cookie"
+PID_layer=${PIDS[-1]}
 COOKIE=$(cat "$TMP/cookie") # "Cookie: session=…"; a secret, never printed
 
-# rps URL [extra wrk args]: requests/s of one run; fails on any non-2xx response.
-rps() {
-    local url=$1; shift
-    local out
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# measure PID URL [extra wrk args]: "requests/s server-CPU-us-per-request" of one run; fails on
+# any non-2xx response.
+measure() {
+    local pid=$1 url=$2; shift 2
+    local out before after
+    before=$(cpu_ticks "$pid")
     out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "User-Agent: $UA" "$@" "$url")
+    after=$(cpu_ticks "$pid")
     if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx responses from $url" >&2; echo "$out" >&2; exit 1; fi
-    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+    awk -v t="$((after - before))" -v hz="$TICK" '
+        /requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
+        END { printf "%s %.2f\n", r, t * 1e6 / hz / n }' <<<"$out"
 }
 
 # The cookie must really verify, before and after, or the figures measure the refusal path.
@@ -67,21 +79,21 @@ check_session() {
 
 check_session
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, on $(nproc) cores"
-declare -a BARE=() WITH=() WITHOUT=()
+declare -a BARE=() WITH=() WITHOUT=() BARE_CPU=() WITH_CPU=() WITHOUT_CPU=()
 for round in $(seq "$ROUNDS"); do
-    BARE+=("$(rps "$URL_bare/")")
-    WITH+=("$(rps "$URL_layer/" -H "$COOKIE")")
-    WITHOUT+=("$(rps "$URL_layer/")")
-    echo "round $round: bare ${BARE[-1]}  layer+cookie ${WITH[-1]}  layer-cookie ${WITHOUT[-1]} req/s"
+    read -r r c < <(measure "$PID_bare" "$URL_bare/"); BARE+=("$r"); BARE_CPU+=("$c")
+    read -r r c < <(measure "$PID_layer" "$URL_layer/" -H "$COOKIE"); WITH+=("$r"); WITH_CPU+=("$c")
+    read -r r c < <(measure "$PID_layer" "$URL_layer/"); WITHOUT+=("$r"); WITHOUT_CPU+=("$c")
+    echo "round $round: req/s (server CPU us/request): bare ${BARE[-1]} (${BARE_CPU[-1]})" \
+        " layer+cookie ${WITH[-1]} (${WITH_CPU[-1]})  layer-cookie ${WITHOUT[-1]} (${WITHOUT_CPU[-1]})"
 done
 check_session
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-B=$(median "${BARE[@]}")
-W=$(median "${WITH[@]}")
-N=$(median "${WITHOUT[@]}")
-awk -v b="$B" -v w="$W" -v n="$N" 'BEGIN {
-    printf "median req/s: bare %.0f, layer+cookie %.0f, layer-cookie %.0f\n", b, w, n
-    printf "layer+cookie / bare = %.3f (throughput cost %.1f%%, +%.2f us per request)\n", w / b, (1 - w / b) * 100, (1e6 / w - 1e6 / b)
-    printf "layer-cookie / bare = %.3f (throughput cost %.1f%%)\n", n / b, (1 - n / b) * 100
+awk -v b="$(median "${BARE[@]}")" -v w="$(median "${WITH[@]}")" -v n="$(median "${WITHOUT[@]}")" \
+    -v bc="$(median "${BARE_CPU[@]}")" -v wc="$(median "${WITH_CPU[@]}")" -v nc="$(median "${WITHOUT_CPU[@]}")" 'BEGIN {
+    printf "median req/s:             bare %.0f, layer+cookie %.0f, layer-cookie %.0f\n", b, w, n
+    printf "median server CPU us/req: bare %.2f, layer+cookie %.2f, layer-cookie %.2f\n", bc, wc, nc
+    printf "layer+cookie vs bare: throughput x%.3f (%.1f%% fewer req/s), server CPU per request x%.3f (+%.2f us)\n", w / b, (1 - w / b) * 100, wc / bc, wc - bc
+    printf "layer-cookie vs bare: throughput x%.3f (%.1f%% fewer req/s), server CPU per request x%.3f (+%.2f us)\n", n / b, (1 - n / b) * 100, nc / bc, nc - bc
 }'

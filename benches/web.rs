@@ -3,7 +3,10 @@
 //! - `bare`: the router alone,
 //! - `layer_valid_cookie`: behind [`SessionLayer`] with a valid session cookie (full verify:
 //!   AEAD open, claims, binding, revocation probe; `Rotation::Off`, so no minting),
-//! - `layer_no_cookie`: behind the layer, no cookie.
+//! - `layer_no_cookie`: behind the layer, no cookie;
+//!
+//! and, to split the layer's cost, `verify_only`: `SessionManager::verify` of the same token
+//! with the same client, no HTTP at all.
 //!
 //! Each iteration builds the request and reads the whole response body on a current-thread
 //! runtime, identically for the three. The end-to-end comparison over loopback HTTP is
@@ -70,7 +73,9 @@ fn web(c: &mut Criterion) {
     let minted = manager
         .authenticate(None, "alice", Privilege::Authenticated, &client)
         .unwrap();
-    let cookie = format!("{}={}", cookie_settings.name(), minted.token.expose_secret());
+    let token = minted.token.expose_secret().to_owned();
+    let cookie = format!("{}={token}", cookie_settings.name());
+    let verifier = manager.clone();
 
     let bare = Router::new().route("/", get(hello));
     let layered = Router::new().route("/", get(hello)).layer(SessionLayer::new(
@@ -91,6 +96,9 @@ fn web(c: &mut Criterion) {
     });
     g.bench_function("layer_no_cookie", |b| {
         b.iter(|| rt.block_on(call(black_box(&layered), None)))
+    });
+    g.bench_function("verify_only", |b| {
+        b.iter(|| verifier.verify(black_box(&token), black_box(&client)).unwrap())
     });
     g.finish();
 }
