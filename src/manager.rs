@@ -272,9 +272,18 @@ impl SessionManagerBuilder {
     /// Validates everything and builds the manager.
     ///
     /// # Errors
-    /// An invalid policy, key ring or context.
+    /// An invalid policy, key ring or context, or a session lifetime longer than the
+    /// revocation store keeps revocations.
     pub fn build(self) -> Result<SessionManager, ConfigError> {
         self.policy.validate()?;
+        // Generations and subject cutoffs are dropped after the filter's lifetime: a longer
+        // session would outlive its own revocations (fail open).
+        if self.store.set().config().max_lifetime() < self.policy.absolute_lifetime {
+            return Err(ConfigError::Setting {
+                setting: "absolute_lifetime",
+                problem: "longer than the revocation filter's max lifetime (FilterConfig::with_max_lifetime)",
+            });
+        }
         let sealer = Sealer::new(self.keys, &self.context)?.with_leeway(self.policy.leeway)?;
         Ok(SessionManager {
             sealer: ArcSwap::from_pointee(sealer),

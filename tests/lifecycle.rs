@@ -220,3 +220,20 @@ fn key_rotation_keeps_sessions_alive_across_nodes() {
 }
 
 const KEYS: &str = "sealed-session-keys v1\n1 primary AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+
+#[test]
+fn sessions_cannot_outlive_their_revocations() {
+    let store = Arc::new(
+        MemoryStore::new(FilterConfig::default().with_max_lifetime(Duration::from_secs(3600))).unwrap(),
+    );
+    let built = SessionManager::builder(KeyRing::generate().unwrap(), "bank", store)
+        .with_policy(Policy::default().with_absolute_lifetime(Duration::from_secs(7200)))
+        .build();
+    assert!(matches!(
+        built,
+        Err(ConfigError::Setting {
+            setting: "absolute_lifetime",
+            ..
+        })
+    ));
+}
