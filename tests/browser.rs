@@ -9,7 +9,14 @@
 
 mod browser_support;
 
+#[path = "../examples/bank/app.rs"]
+mod bank_app;
+
+use std::sync::Arc;
+
+use axum::Extension;
 use browser_support::scenarios::Scenario;
+use browser_support::{BankUnderTest, Credentials};
 
 /// One test per scenario against `$bank` (an expression building a
 /// [`browser_support::BankUnderTest`]); `$attack_succeeds` says what each must find.
@@ -52,3 +59,38 @@ macro_rules! scenario_tests {
 
 // Proof that the harness can fail: every attack beats the naive session server.
 scenario_tests!(naive, browser_support::naive::bank(), true);
+
+// The same attacks against the bank of examples/bank, served over TLS with the secure
+// `__Host-` cookie: each must fail.
+scenario_tests!(sealed, sealed_bank(), false);
+
+/// The demo bank with its durable revocation store in a temporary directory that lives as
+/// long as the router.
+fn sealed_bank() -> BankUnderTest {
+    BankUnderTest {
+        name: "sealed-session bank",
+        app: Box::new(|origin: &str| {
+            let dir = Arc::new(tempfile::tempdir().expect("temporary data directory"));
+            let mut config = bank_app::BankConfig::new(dir.path(), true);
+            config.allowed_origins = vec![origin.to_owned()];
+            let (router, _manager) = bank_app::build_app(config).expect("the bank builds");
+            router.layer(Extension(dir))
+        }),
+        login_path: "/login",
+        account_path: "/account",
+        login_form: "form#login",
+        user_field: "user",
+        password_field: "password",
+        logout_form: "form#logout",
+        session_cookie: "__Host-session",
+        alice: Credentials {
+            user: "alice",
+            password: "alice-demo-password",
+        },
+        mallory: Credentials {
+            user: "mallory",
+            password: "mallory-demo-password",
+        },
+        signed_in_text: bank_app::signed_in_text,
+    }
+}

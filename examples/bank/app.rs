@@ -182,8 +182,13 @@ async fn home(MaybeSession(session): MaybeSession) -> Html<String> {
     Html(pages::home(session.as_ref()))
 }
 
-async fn login_page(MaybeSession(session): MaybeSession) -> Html<String> {
-    Html(pages::login(session.as_ref(), None))
+/// Visitors get an anonymous session here, as real sites do for carts and form state: it is
+/// exactly what an attacker would harvest and plant, and login must make it worthless.
+async fn login_page(control: SessionControl) -> Response {
+    match control.begin().await {
+        Ok(info) => Html(pages::login(Some(&info), None)).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn login(

@@ -146,6 +146,19 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionControl {
 }
 
 impl SessionControl {
+    /// Starts an anonymous session when the request has none (e.g. for a cart or a login
+    /// form's state); returns the session either way. The token carries no privilege, and the
+    /// login that follows replaces it with a new session id.
+    ///
+    /// # Errors
+    /// [`WebError::Transition`] when minting fails.
+    pub async fn begin(&self) -> Result<SessionInfo, WebError> {
+        if let Some(info) = self.0.lock().session.as_ref().map(SessionInfo::of) {
+            return Ok(info);
+        }
+        self.run(|m, _, c| m.begin(&c.context())).await
+    }
+
     /// Logs `subject` in with a new session id, revoking whatever session the request had.
     ///
     /// # Errors

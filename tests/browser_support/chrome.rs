@@ -132,7 +132,13 @@ impl Browser {
         for (name, value) in fields {
             form.set_by_name(name, value).await?;
         }
-        form.submit().await?;
+        // The form's own submit control, as a user would click it: an untyped <button> is a
+        // submit button too (HTML), which fantoccini's `Form::submit` does not look for.
+        let button = format!(
+            "{form_css} button:not([type]), {form_css} button[type=submit], {form_css} input[type=submit]"
+        );
+        self.client.find(Locator::Css(&button)).await?.click().await?;
+        let _ = form;
         let probe = "return window.__beforeSubmit !== true && document.readyState === 'complete'";
         let deadline = Instant::now() + PAGE_TIMEOUT;
         loop {
