@@ -169,7 +169,18 @@ async fn login_then_transfer_needs_a_password_step_up() {
     let mut alice = bank.browser();
     let home = alice.get("/").await;
     assert!(home.body.contains("Not signed in"));
-    assert!(home.session_cookie().is_none(), "anonymous visitors get no token");
+    assert!(home.session_cookie().is_none(), "the home page starts no session");
+    // The login page starts an anonymous session; it opens nothing that needs a login.
+    alice.get("/login").await;
+    let anonymous = alice
+        .cookie
+        .clone()
+        .expect("the login page starts an anonymous session");
+    for path in ["/account", "/transfer"] {
+        let page = alice.get(path).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(page.body.contains(r#"id="login""#) && !page.body.contains("Signed in"));
+    }
 
     let wrong = alice
         .post("/login", "user=alice&password=mallory-demo-password")
@@ -181,6 +192,17 @@ async fn login_then_transfer_needs_a_password_step_up() {
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
 
     let login = alice.login("alice", "alice-demo-password").await;
+    assert_ne!(
+        alice.cookie.as_deref(),
+        Some(anonymous.as_str()),
+        "login mints a new session"
+    );
+    let planted = bank.send(Method::GET, "/account", Some(&anonymous), "", "").await;
+    assert_eq!(
+        planted.status,
+        StatusCode::UNAUTHORIZED,
+        "the pre-login token is dead"
+    );
     let set = login.set_cookie_text();
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
         assert!(set.contains(attribute), "{attribute} missing");

@@ -242,7 +242,7 @@ async fn transfer(
 ) -> Response {
     let info = match (elevated, session) {
         (Ok(RequireLevel(info)), _) => info,
-        (Err(WebError::Forbidden), Some(info)) => {
+        (Err(WebError::Forbidden), Some(info)) if info.privilege == Privilege::Authenticated => {
             let page = step_up_page(&bank, &info, Some("confirm your password to make transfers"));
             return (StatusCode::FORBIDDEN, Html(page)).into_response();
         }
@@ -311,10 +311,11 @@ fn ended(result: Result<(), WebError>) -> Response {
     }
 }
 
-/// Without a session: the login form with 401. Other refusals keep the layer's fixed bodies.
+/// Without a signed-in session (none, or the anonymous one the login page starts): the login
+/// form with 401. Other refusals keep the layer's fixed bodies.
 fn refused(e: WebError) -> Response {
     match e {
-        WebError::Unauthenticated => {
+        WebError::Unauthenticated | WebError::Forbidden => {
             let page = pages::login(None, Some("please sign in"));
             (StatusCode::UNAUTHORIZED, Html(page)).into_response()
         }
