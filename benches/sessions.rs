@@ -31,7 +31,9 @@ fn fixture() -> Fixture {
         .with_clock(Arc::new(clock))
         .build()
         .unwrap();
-    let login = manager.authenticate(None, "alice-01", Privilege::Authenticated, &client()).unwrap();
+    let login = manager
+        .authenticate(None, "alice-01", Privilege::Authenticated, &client())
+        .unwrap();
     let epoch = login.session.epoch();
     // A realistically busy filter: 100,000 other revocations in the token's generation.
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -40,20 +42,33 @@ fn fixture() -> Fixture {
         rng.fill_bytes(&mut id);
         store.set().insert(epoch, &id);
     }
-    Fixture { token: login.token.expose_secret().to_owned(), manager, store, epoch }
+    Fixture {
+        token: login.token.expose_secret().to_owned(),
+        manager,
+        store,
+        epoch,
+    }
 }
 
 fn client() -> ClientContext<'static> {
-    ClientContext::new(Some("203.0.113.7".parse().unwrap()), Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"))
+    ClientContext::new(
+        Some("203.0.113.7".parse().unwrap()),
+        Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"),
+    )
 }
 
 fn verify(c: &mut Criterion) {
     let f = fixture();
     let ctx = client();
     let mut g = c.benchmark_group("session");
-    g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    g.bench_function("verify_full", |b| b.iter(|| black_box(f.manager.verify_at(black_box(&f.token), &ctx, NOW).unwrap())));
-    g.bench_function("parse_only", |b| b.iter(|| black_box(UntrustedToken::parse(black_box(&f.token)).unwrap())));
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function("verify_full", |b| {
+        b.iter(|| black_box(f.manager.verify_at(black_box(&f.token), &ctx, NOW).unwrap()))
+    });
+    g.bench_function("parse_only", |b| {
+        b.iter(|| black_box(UntrustedToken::parse(black_box(&f.token)).unwrap()))
+    });
     g.finish();
 }
 
@@ -62,7 +77,9 @@ fn verify(c: &mut Criterion) {
 fn scaling(c: &mut Criterion) {
     let f = fixture();
     let mut g = c.benchmark_group("verify_scaling");
-    g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(20);
     for threads in [1u64, 2] {
         g.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, &threads| {
             b.iter_custom(|iters| run_scaled(&f, threads, iters))

@@ -152,7 +152,7 @@ impl RevocationStore for Flaky {
     fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(StoreError::Io {
-                context: "injected".into(),
+                context: "injected",
                 source: std::io::Error::other("disk full"),
             });
         }
