@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 """Ratios for issue 2, item 9, from criterion's point estimates of `cargo bench --bench tokens`.
 
-Reads target/criterion/<group>/<function>/new/estimates.json (median point estimates, ns),
-prints a table of medians and ratios against sealed_session, checks the targets, and exits 1
-when one is missed. Usage: python3 benches/ratios.py [criterion-dir]
+Reads target/criterion/<group>/<function>/<baseline>/estimates.json (median point estimates,
+ns), prints a table of medians and ratios against sealed_session, checks the targets, and exits
+1 when one is missed. The baseline is criterion's latest run ("new") unless names are given.
+
+On a shared machine one run's medians swing with other load. Then run the bench several times
+with `cargo bench --bench tokens -- --save-baseline rN` and pass every name: each function's
+figure is the least of its medians over the runs (the run least disturbed by other work).
+
+Usage: python3 benches/ratios.py [--dir CRITERION_DIR] [BASELINE ...]
 """
+import argparse
 import json
 import os
 import sys
@@ -17,17 +24,26 @@ MINT_TARGET = 1.5  # fastest peer's mint / sealed_session's mint
 FLOOR_TARGET = 1.3  # sealed_session verify / sum of floor, at most
 
 
-def median(root, group, fn):
-    path = os.path.join(root, group, fn, "new", "estimates.json")
-    with open(path) as f:
-        return json.load(f)["median"]["point_estimate"]
+def median(root, baselines, group, fn):
+    best = None
+    for b in baselines:
+        with open(os.path.join(root, group, fn, b, "estimates.json")) as f:
+            m = json.load(f)["median"]["point_estimate"]
+        best = m if best is None else min(best, m)
+    return best
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "target", "criterion")
-    m = {g: {fn: median(root, g, fn) for fn in ["sealed_session"] + PEERS} for g in ("mint", "verify")}
-    fl = {fn: median(root, "floor", fn) for fn in FLOOR}
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dir", default=os.path.join(here, "..", "target", "criterion"))
+    ap.add_argument("baselines", nargs="*", default=["new"])
+    args = ap.parse_args()
+    root, bl = args.dir, args.baselines
+    median_of = lambda g, fn: median(root, bl, g, fn)
+    print(f"baselines: {' '.join(bl)}")
+    m = {g: {fn: median_of(g, fn) for fn in ["sealed_session"] + PEERS} for g in ("mint", "verify")}
+    fl = {fn: median_of("floor", fn) for fn in FLOOR}
 
     print(f"{'function':<20} {'mint ns':>10} {'x sealed':>9} {'verify ns':>10} {'x sealed':>9}")
     for fn in ["sealed_session"] + PEERS:

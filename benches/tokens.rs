@@ -1,7 +1,9 @@
 //! Mint and verify cost of sealed-session tokens against cookie's private jar, JWT (HS256),
 //! PASETO v4.local and Branca, all carrying the same reference claims; plus the `floor`: the
 //! primitives one sealed-session verify cannot avoid. `python3 benches/ratios.py` turns the
-//! results into the ratios issue 2 asks for.
+//! results into the ratios issue 2 asks for. On a shared machine one run's medians swing with
+//! other load: save several runs (`cargo bench --bench tokens -- --save-baseline r1`, `r2`, ...)
+//! and pass their names to the script, which takes each function's least median.
 //!
 //! The reference claims: 16-byte session id, 8-byte subject, `Authenticated`, an epoch,
 //! issued-at / expiry / deadline / last-authentication times, a 16-byte binding hash, flags, no
@@ -26,8 +28,8 @@ const MASTER: [u8; 32] = [0x42; 32];
 const CONTEXT: &str = "bank";
 const COOKIE_NAME: &str = "session";
 
-/// The reference claims, issued at `iat`. Real time is used (rounded to the hour) because
-/// jsonwebtoken validates `exp` against the system clock.
+/// The reference claims, issued at `iat`. Real time is used because jsonwebtoken validates
+/// `exp` against the system clock.
 fn reference_claims(iat: UnixTime) -> Claims {
     Claims {
         session_id: SessionId([7; 16]),
@@ -152,9 +154,10 @@ fn seal_subkey(master: &[u8; 32]) -> [u8; 32] {
 
 impl Fixture {
     fn new() -> Self {
-        let hour = SystemClock.now().0 / 3600 * 3600;
-        let claims = reference_claims(UnixTime(hour));
-        let now = UnixTime(hour + 100);
+        // Issued a minute ago, so the JWT's `exp` (30 min later) holds for the whole run.
+        let iat = SystemClock.now().0 - 60;
+        let claims = reference_claims(UnixTime(iat));
+        let now = UnixTime(iat + 100);
         let keys = KeyRing::empty()
             .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes(MASTER))
             .unwrap();
