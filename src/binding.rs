@@ -2,11 +2,11 @@
 
 use std::net::IpAddr;
 
-use ring::hmac;
 use subtle::ConstantTimeEq;
 
 use crate::claims::{BindingHash, Flags};
 use crate::error::ConfigError;
+use crate::xchacha::{self, KEY_LEN, NONCE_LEN};
 
 /// Which client properties a token is bound to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,34 +137,43 @@ impl Binding {
         }
     }
 
-    /// The keyed hash of `client` under the inputs named by `flags`.
-    pub(crate) fn hash(&self, key: &hmac::Key, flags: Flags, client: &ClientContext<'_>) -> BindingHash {
+    /// The binding value of `client` under the inputs named by `flags`: the tag of
+    /// XChaCha20-Poly1305 with the binding subkey, the token's own nonce, an empty plaintext
+    /// and the encoded client context as associated data (a nonce-based MAC; every token has
+    /// a fresh nonce, so every token has its own one-time Poly1305 key). spec/sessions.md §6.
+    pub(crate) fn hash(
+        &self,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; NONCE_LEN],
+        flags: Flags,
+        client: &ClientContext<'_>,
+    ) -> BindingHash {
         if flags.0 == 0 {
             return BindingHash::default();
         }
-        let mut ctx = hmac::Context::with_key(key);
-        ctx.update(&[flags.0]);
+        let mut input = Vec::with_capacity(64 + client.user_agent.map_or(0, str::len));
+        input.push(flags.0);
         if flags.contains(Flags::BIND_IP) {
             let (v4, v6) = self.ip_prefix.unwrap_or((24, 56));
-            update_field(&mut ctx, &masked_ip(client.ip, v4, v6));
+            push_field(&mut input, &masked_ip(client.ip, v4, v6));
         }
         if flags.contains(Flags::BIND_USER_AGENT) {
-            update_field(&mut ctx, client.user_agent.unwrap_or("").as_bytes());
+            push_field(&mut input, client.user_agent.unwrap_or("").as_bytes());
         }
         if flags.contains(Flags::BIND_APP_VALUE) {
-            update_field(&mut ctx, client.app_value.unwrap_or(&[]));
+            push_field(&mut input, client.app_value.unwrap_or(&[]));
         }
-        let tag = ctx.sign();
-        let mut out = [0u8; 16];
-        out.copy_from_slice(tag.as_ref().get(..16).unwrap_or(&[0u8; 16]));
-        BindingHash(out)
+        // Sealing an empty message fails only for associated data over ring's limit (far
+        // beyond any header); the all-ones fallback then simply does not match.
+        BindingHash(xchacha::seal_in_place(key, nonce, &input, &mut []).unwrap_or([0xff; 16]))
     }
 
     /// Whether a token with `flags` and `expected` matches `client`, in constant time. A token
     /// bound to fewer inputs than the policy requires does not match.
     pub(crate) fn matches(
         &self,
-        key: &hmac::Key,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; NONCE_LEN],
         flags: Flags,
         expected: &BindingHash,
         client: &ClientContext<'_>,
@@ -172,15 +181,15 @@ impl Binding {
         if !flags.contains(self.flags().0) {
             return false;
         }
-        let actual = self.hash(key, flags, client);
+        let actual = self.hash(key, nonce, flags, client);
         bool::from(actual.0.ct_eq(&expected.0))
     }
 }
 
 /// Length-prefixed so that field boundaries cannot be shifted between inputs.
-fn update_field(ctx: &mut hmac::Context, bytes: &[u8]) {
-    ctx.update(&(bytes.len() as u64).to_be_bytes());
-    ctx.update(bytes);
+fn push_field(input: &mut Vec<u8>, bytes: &[u8]) {
+    input.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    input.extend_from_slice(bytes);
 }
 
 fn masked_ip(ip: Option<IpAddr>, v4_bits: u8, v6_bits: u8) -> Vec<u8> {
@@ -210,6 +219,23 @@ fn mask(family: u8, octets: &[u8], bits: u8) -> Vec<u8> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn binding_is_per_token_and_per_client() {
+        let b = Binding::ip_and_user_agent();
+        let key = [7u8; 32];
+        let (n1, n2) = ([1u8; 24], [2u8; 24]);
+        let alice = ClientContext::new("203.0.113.7".parse().ok(), Some("A"));
+        let same_net = ClientContext::new("203.0.113.99".parse().ok(), Some("A"));
+        let other = ClientContext::new("203.0.113.7".parse().ok(), Some("B"));
+        let h = b.hash(&key, &n1, b.flags(), &alice);
+        assert_ne!(h, b.hash(&key, &n2, b.flags(), &alice), "each token has its own MAC key");
+        assert!(b.matches(&key, &n1, b.flags(), &h, &same_net), "same /24, same agent");
+        assert!(!b.matches(&key, &n1, b.flags(), &h, &other));
+        assert!(!b.matches(&key, &n2, b.flags(), &h, &alice));
+        assert!(!b.matches(&[8u8; 32], &n1, b.flags(), &h, &alice));
+        assert!(!b.matches(&key, &n1, Flags(Flags::BIND_IP), &h, &alice), "fewer inputs than the policy");
+    }
 
     #[test]
     fn prefixes_mask_host_bits() {

@@ -110,19 +110,17 @@ pub(crate) struct RingKey {
     pub(crate) state: KeyState,
     secret: SessionKey,
     pub(crate) seal: Zeroizing<[u8; KEY_LEN]>,
-    // ring does not zeroize its HMAC key schedule; the inputs we hold are zeroized.
-    pub(crate) binding: hmac::Key,
+    pub(crate) binding: Zeroizing<[u8; KEY_LEN]>,
+    // ring does not zeroize its HMAC key schedule; the input we hold is zeroized.
     pub(crate) snapshot: hmac::Key,
 }
 
 impl RingKey {
     fn new(id: KeyId, state: KeyState, secret: SessionKey) -> Self {
         let seal = secret.derive(LABEL_SEAL);
-        let mut b = secret.derive(LABEL_BINDING);
+        let binding = secret.derive(LABEL_BINDING);
         let mut s = secret.derive(LABEL_SNAPSHOT);
-        let binding = hmac::Key::new(hmac::HMAC_SHA256, b.as_ref());
         let snapshot = hmac::Key::new(hmac::HMAC_SHA256, s.as_ref());
-        b.zeroize();
         s.zeroize();
         Self {
             id,

@@ -99,7 +99,8 @@ impl SessionManager {
     /// A keyed, non-reversible tag of a session id for events.
     pub(crate) fn tag(&self, sealer: &Sealer, id: &SessionId) -> Option<SessionTag> {
         let key = sealer.keys().primary()?;
-        let t = hmac::sign(&key.binding, &[b"session-tag:".as_slice(), &id.0].concat());
+        let key = hmac::Key::new(hmac::HMAC_SHA256, key.binding.as_ref());
+        let t = hmac::sign(&key, &[b"session-tag:".as_slice(), &id.0].concat());
         let mut out = [0u8; 8];
         out.copy_from_slice(t.as_ref().get(..8)?);
         Some(SessionTag(out))

@@ -53,6 +53,8 @@ pub struct Opened {
     pub token_id: TokenId,
     /// What it asserts.
     pub claims: Claims,
+    /// The token's nonce (the binding MAC is keyed per token by it).
+    pub nonce: [u8; NONCE_LEN],
 }
 
 /// Seals claims into tokens and opens them, for one application context.
@@ -138,14 +140,7 @@ impl Sealer {
     /// # Errors
     /// Claims out of bounds, no primary key, or a randomness failure.
     pub fn mint(&self, claims: &Claims) -> Result<SealedToken, ConfigError> {
-        self.mint_with_id(claims).map(|(token, _)| token)
-    }
-
-    /// Mints and also returns the new token's id (for the session layer's revocations).
-    pub(crate) fn mint_with_id(&self, claims: &Claims) -> Result<(SealedToken, TokenId), ConfigError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        crate::rng::fill(&mut nonce)?;
-        Ok((self.mint_with_nonce(claims, nonce)?, token_id_of(&nonce)))
+        self.mint_with_nonce(claims, fresh_nonce()?)
     }
 
     /// Seals with a caller-chosen nonce. Reusing a nonce under one key destroys
@@ -244,6 +239,7 @@ impl Sealer {
             key_id: key.id,
             token_id: token_id_of(&parts.nonce),
             claims,
+            nonce: parts.nonce,
         })
     }
 
@@ -291,7 +287,14 @@ impl core::ops::Deref for AadBuf {
     }
 }
 
-fn token_id_of(nonce: &[u8; NONCE_LEN]) -> TokenId {
+/// A random nonce for a new token (it is also the token's id and its binding MAC's nonce).
+pub(crate) fn fresh_nonce() -> Result<[u8; NONCE_LEN], ConfigError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    crate::rng::fill(&mut nonce)?;
+    Ok(nonce)
+}
+
+pub(crate) fn token_id_of(nonce: &[u8; NONCE_LEN]) -> TokenId {
     let mut id = [0u8; 16];
     id.copy_from_slice(nonce.get(..16).unwrap_or(&[0u8; 16]));
     TokenId(id)

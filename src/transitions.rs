@@ -200,8 +200,14 @@ impl SessionManager {
             .min(claims.session_deadline)
             .max(now);
         claims.flags = self.policy.binding.flags();
-        claims.binding = self.policy.binding.hash(&key.binding, claims.flags, client);
-        let (token, token_id) = sealer.mint_with_id(&claims)?;
+        // The nonce comes first: the binding MAC is keyed per token by it.
+        let nonce = crate::sealer::fresh_nonce()?;
+        claims.binding = self
+            .policy
+            .binding
+            .hash(&key.binding, &nonce, claims.flags, client);
+        let token = sealer.mint_with_nonce(&claims, nonce)?;
+        let token_id = crate::sealer::token_id_of(&nonce);
         let session = Session {
             key_id: key.id,
             token_id,

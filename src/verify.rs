@@ -110,7 +110,7 @@ impl SessionManager {
         if self
             .policy
             .binding
-            .matches(&key.binding, claims.flags, &claims.binding, client)
+            .matches(&key.binding, &opened.nonce, claims.flags, &claims.binding, client)
         {
             return Ok(());
         }
