@@ -229,12 +229,22 @@ mod tests {
         let same_net = ClientContext::new("203.0.113.99".parse().ok(), Some("A"));
         let other = ClientContext::new("203.0.113.7".parse().ok(), Some("B"));
         let h = b.hash(&key, &n1, b.flags(), &alice);
-        assert_ne!(h, b.hash(&key, &n2, b.flags(), &alice), "each token has its own MAC key");
-        assert!(b.matches(&key, &n1, b.flags(), &h, &same_net), "same /24, same agent");
+        assert_ne!(
+            h,
+            b.hash(&key, &n2, b.flags(), &alice),
+            "each token has its own MAC key"
+        );
+        assert!(
+            b.matches(&key, &n1, b.flags(), &h, &same_net),
+            "same /24, same agent"
+        );
         assert!(!b.matches(&key, &n1, b.flags(), &h, &other));
         assert!(!b.matches(&key, &n2, b.flags(), &h, &alice));
         assert!(!b.matches(&[8u8; 32], &n1, b.flags(), &h, &alice));
-        assert!(!b.matches(&key, &n1, Flags(Flags::BIND_IP), &h, &alice), "fewer inputs than the policy");
+        assert!(
+            !b.matches(&key, &n1, Flags(Flags::BIND_IP), &h, &alice),
+            "fewer inputs than the policy"
+        );
     }
 
     #[test]
