@@ -217,8 +217,8 @@ impl Sealer {
     /// # Errors
     /// An opaque [`Rejected`]; its [`Rejected::reason`] is for logs only.
     pub fn open_at(&self, token: &str, now: UnixTime) -> Result<Opened, Rejected> {
-        let untrusted = UntrustedToken::parse(token)?;
-        self.open_untrusted_at(untrusted, now)
+        let mut untrusted = UntrustedToken::parse(token)?;
+        self.open_parsed(&mut untrusted, now)
     }
 
     /// Opens an already parsed token as of `now`.
@@ -226,6 +226,11 @@ impl Sealer {
     /// # Errors
     /// An opaque [`Rejected`]; its [`Rejected::reason`] is for logs only.
     pub fn open_untrusted_at(&self, mut token: UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
+        self.open_parsed(&mut token, now)
+    }
+
+    /// Opens in place: the 429-byte buffer is decrypted where it lies, never moved.
+    fn open_parsed(&self, token: &mut UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
         let key = self.keys.opening_key(token.key_id())?;
         let parts = token.parts_mut().ok_or(Reason::Malformed)?;
         let aad = self.aad(parts.header);

@@ -13,9 +13,9 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 
 /// What the request's `Cookie` headers held under the session cookie's name.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Found {
+pub(crate) enum Found<'h> {
     None,
-    One(String),
+    One(&'h str),
     /// The name appeared more than once (cookie tossing or path shadowing): the whole set is
     /// refused, because choosing one would let the attacker choose which.
     Duplicate,
@@ -144,7 +144,7 @@ impl CookieSettings {
     }
 
     /// Looks for the session cookie in every `Cookie` header of the request.
-    pub(crate) fn find(&self, headers: &HeaderMap) -> Found {
+    pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Found<'h> {
         let mut found = Found::None;
         for value in headers.get_all(COOKIE) {
             let Ok(text) = value.to_str() else { continue };
@@ -152,8 +152,10 @@ impl CookieSettings {
                 if cookie.name() != self.name {
                     continue;
                 }
-                found = match found {
-                    Found::None => Found::One(cookie.value().to_owned()),
+                // Borrowed from the header as sent (quotes included: a quoted value is not a
+                // token and will be refused), so no copy of the bearer secret is made.
+                found = match (found, cookie.value_raw()) {
+                    (Found::None, Some(v)) => Found::One(v),
                     _ => return Found::Duplicate,
                 };
             }
@@ -171,7 +173,7 @@ mod tests {
         let s = CookieSettings::default();
         let mut h = HeaderMap::new();
         h.append(COOKIE, HeaderValue::from_static("a=1; __Host-session=x"));
-        assert_eq!(s.find(&h), Found::One("x".into()));
+        assert_eq!(s.find(&h), Found::One("x"));
         h.append(COOKIE, HeaderValue::from_static("__Host-session=y"));
         assert_eq!(s.find(&h), Found::Duplicate);
     }

@@ -104,26 +104,26 @@ fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts) -> Sh
         cookie: CookieAction::Keep,
         client,
     };
+    // (token, whether it came in our cookie): a refused cookie is deleted, a refused bearer
+    // token is simply ignored.
     let presented = match config.cookie.find(&parts.headers) {
-        Found::One(token) => Some(token),
+        Found::One(token) => Some((token, true)),
         Found::Duplicate => {
             manager.emit(EventKind::DuplicateCookie, None, &state.client.context());
             None
         }
-        Found::None if config.accept_bearer => bearer(parts),
+        Found::None if config.accept_bearer => bearer(parts).map(|t| (t, false)),
         Found::None => None,
     };
-    if let Some(token) = presented {
-        match manager.verify(&token, &state.client.context()) {
+    if let Some((token, from_cookie)) = presented {
+        match manager.verify(token, &state.client.context()) {
             Ok(verified) => {
                 if let Some(next) = verified.replacement {
                     state.cookie = CookieAction::Set(next, verified.session.expires_at());
                 }
                 state.session = Some(verified.session);
             }
-            Err(_) if config.cookie.find(&parts.headers) != Found::None => {
-                state.cookie = CookieAction::Expire
-            }
+            Err(_) if from_cookie => state.cookie = CookieAction::Expire,
             Err(_) => {}
         }
     }
@@ -191,23 +191,18 @@ fn client_of(config: &WebConfig, parts: &Parts) -> Client {
         let value = parts.headers.get(name)?.to_str().ok()?;
         value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
     });
-    let user_agent = parts
-        .headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // A `HeaderValue` clone shares the request's bytes: no copy per request.
+    let user_agent = parts.headers.get(USER_AGENT).cloned();
     Client {
         ip: forwarded.or(peer),
         user_agent,
     }
 }
 
-fn bearer(parts: &Parts) -> Option<String> {
+fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Session-looking query parameters: a well-known session parameter name, our cookie name,

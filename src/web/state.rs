@@ -25,12 +25,12 @@ pub(crate) enum CookieAction {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Client {
     pub(crate) ip: Option<IpAddr>,
-    pub(crate) user_agent: Option<String>,
+    pub(crate) user_agent: Option<http::HeaderValue>,
 }
 
 impl Client {
     pub(crate) fn context(&self) -> ClientContext<'_> {
-        ClientContext::new(self.ip, self.user_agent.as_deref())
+        ClientContext::new(self.ip, self.user_agent.as_ref().and_then(|v| v.to_str().ok()))
     }
 }
 
