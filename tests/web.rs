@@ -191,6 +191,46 @@ async fn tokens_in_the_query_are_ignored_and_reported() {
 }
 
 #[tokio::test]
+async fn tokens_in_a_form_body_are_ignored_and_reported() {
+    let r = rig_default();
+    let app = app(&r, WebConfig::default());
+    let good = login(&app).await;
+    let token = good.split_once('=').unwrap().1.to_owned();
+    let events_before = r.events.events().len();
+    let body = format!("user=alice&sid={token}");
+    let req = request("POST", "/login", None)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap();
+    let (status, cookies, _, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK, "the handler still gets the request");
+    let fresh = pair(&cookies[0]);
+    assert_ne!(
+        fresh.split_once('=').unwrap().1,
+        token,
+        "a posted token is never adopted"
+    );
+    let after: Vec<_> = r.events.events().into_iter().skip(events_before).collect();
+    assert!(after.iter().any(|e| e.kind == EventKind::TokenInUnexpectedPlace));
+    // A CSRF-style field named "token" with a non-token value is not an event.
+    let events_before = r.events.events().len();
+    let body = "token=abc123&amount=5";
+    let req = request("POST", "/login", None)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap();
+    let _ = send(&app, req).await;
+    assert!(!r
+        .events
+        .events()
+        .into_iter()
+        .skip(events_before)
+        .any(|e| e.kind == EventKind::TokenInUnexpectedPlace));
+}
+
+#[tokio::test]
 async fn bearer_tokens_only_when_enabled() {
     let r = rig_default();
     let plain = app(&r, WebConfig::default());

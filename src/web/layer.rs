@@ -86,6 +86,10 @@ where
                 refuse_foreign(&shared);
                 return Ok(finish(&shared, StatusCode::FORBIDDEN.into_response()));
             }
+            let body = match scan_form(&parts, body, &shared, config.cookie.name()).await {
+                Ok(body) => body,
+                Err(status) => return Ok(finish(&shared, status.into_response())),
+            };
             parts.extensions.insert(shared.clone());
             let response = inner.call(Request::from_parts(parts, body)).await?;
             Ok(finish(&shared, response))
@@ -207,6 +211,53 @@ fn bearer(parts: &Parts) -> Option<&str> {
 
 /// Session-looking query parameters: a well-known session parameter name, our cookie name,
 /// or a value that parses as a token. They are never read; their presence is an event.
+/// Bodies this small, declared up front, are scanned for session tokens (DESIGN row 1).
+const FORM_SCAN_LIMIT: usize = 64 * 1024;
+
+/// Reads a small url-encoded form body to report token-shaped fields (the seed's "session
+/// id in a POST field"); the body is handed on unchanged and never used as a token source.
+/// Only bodies with a declared length ≤ 64 KiB are read, so none is consumed half-way.
+async fn scan_form(
+    parts: &Parts,
+    body: Body,
+    shared: &Shared,
+    cookie_name: &str,
+) -> Result<Body, StatusCode> {
+    let is_form = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(length) = declared.filter(|&n| is_form && n <= FORM_SCAN_LIMIT) else {
+        return Ok(body);
+    };
+    let bytes = axum::body::to_bytes(body, length)
+        .await
+        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let planted = text.split('&').any(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // Forms legitimately carry fields named "token" (CSRF): only our cookie's name, the
+        // classic session parameter names, or a value that parses as a token count here.
+        ["sid", "jsessionid", "phpsessid", cookie_name]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+            || crate::UntrustedToken::parse(value).is_ok()
+    });
+    if planted {
+        let client = shared.lock().client.clone();
+        shared
+            .manager
+            .emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
+    }
+    Ok(Body::from(bytes))
+}
+
 fn query_has_token(parts: &Parts, cookie_name: &str) -> bool {
     const NAMES: [&str; 7] = [
         "sid",
