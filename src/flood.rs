@@ -83,3 +83,50 @@ fn bump<K: Hash + Eq>(map: &mut HashMap<K, Window>, key: K, now: u64, window: u6
     w.count = w.count.saturating_add(1);
     w.count == max.saturating_add(1)
 }
+
+/// Caps how many revocation-producing operations (transitions, rotations) one source may
+/// cause per window, so a single client cannot fill the shared revocation filter.
+///
+/// Interface stub: a naive bounded map; to be replaced by the O(1) structure of the flood
+/// detector.
+#[allow(dead_code)] // wired into the manager next
+pub(crate) struct SourceLimiter {
+    max: u32,
+    window: u64,
+    windows: Mutex<HashMap<IpAddr, Window>>,
+}
+
+impl SourceLimiter {
+    /// At most `max` operations per `window` per source.
+    pub(crate) fn new(max: u32, window: Duration) -> Self {
+        Self {
+            max,
+            window: window.as_secs().max(1),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one operation by `source`; false once the source is over its limit this window.
+    /// Requests without a known source share one budget.
+    pub(crate) fn allow(&self, source: Option<IpAddr>, now: UnixTime) -> bool {
+        let Ok(mut map) = self.windows.lock() else {
+            return true;
+        };
+        if map.len() >= MAX_TRACKED {
+            map.clear();
+        }
+        let key = source.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let w = map.entry(key).or_insert(Window {
+            start: now.0,
+            count: 0,
+        });
+        if now.0.saturating_sub(w.start) >= self.window {
+            *w = Window {
+                start: now.0,
+                count: 0,
+            };
+        }
+        w.count = w.count.saturating_add(1);
+        w.count <= self.max
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use sealed_session::revocation::{
-    FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
+    Durability, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
 };
 use sealed_session::*;
 
@@ -149,14 +149,14 @@ impl RevocationStore for Flaky {
         self.inner.set()
     }
 
-    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+    fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(StoreError::Io {
                 context: "injected",
                 source: std::io::Error::other("disk full"),
             });
         }
-        self.inner.revoke(revocation)
+        self.inner.revoke_with(revocation, durability)
     }
 }
 

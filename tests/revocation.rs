@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use sealed_session::revocation::{
-    FileStore, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
+    Durability, FileStore, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
 };
 use sealed_session::{Epoch, KeyId, KeyRing, KeyState, SessionKey, UnixTime};
 
@@ -47,8 +47,8 @@ impl RevocationStore for FileBackend {
     fn set(&self) -> &RevocationSet {
         self.store.set()
     }
-    fn revoke(&self, r: Revocation) -> Result<(), StoreError> {
-        self.store.revoke(r)
+    fn revoke_with(&self, r: Revocation, d: Durability) -> Result<(), StoreError> {
+        self.store.revoke_with(r, d)
     }
 }
 

@@ -11,7 +11,7 @@ use super::config::FilterConfig;
 use super::log;
 use super::set::RevocationSet;
 use super::snapshot::RevocationSnapshot;
-use super::store::{Revocation, RevocationStore, StoreError};
+use super::store::{Durability, Revocation, RevocationStore, StoreError};
 use crate::keys::KeyRing;
 
 /// Snapshot file name inside the data directory.
@@ -230,8 +230,13 @@ impl RevocationStore for FileStore {
         &self.set
     }
 
-    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+    fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError> {
         revocation.validate()?;
+        if durability == Durability::Local {
+            revocation.apply_to(&self.set);
+            return Ok(());
+        }
+        // TODO(background writer): `Background` is written synchronously for now.
         let record = log::encode(&revocation)?;
         let (seq, len) = {
             let mut st = lock(&self.state);

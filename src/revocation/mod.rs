@@ -33,7 +33,7 @@ pub use config::FilterConfig;
 pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
 pub use set::RevocationSet;
 pub use snapshot::{RevocationSnapshot, SnapshotError, SNAPSHOT_VERSION};
-pub use store::{MemoryStore, Revocation, RevocationStore, StoreError};
+pub use store::{Durability, MemoryStore, Revocation, RevocationStore, StoreError};
 
 #[cfg(test)]
 mod tests {

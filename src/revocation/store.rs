@@ -91,6 +91,25 @@ pub enum StoreError {
     Config(#[from] ConfigError),
 }
 
+/// How durable a revocation must be before [`RevocationStore::revoke_with`] returns.
+///
+/// Every level applies the revocation to the in-memory set before returning, so the node
+/// that took it enforces it at once (fail closed). They differ only in what survives a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Written and fsync'd before returning: logout, login, elevation, logout-everywhere and
+    /// the kill switch. May block on I/O: never call it on an async worker thread.
+    Synced,
+    /// Written by the store's own background writer soon after returning; never blocks on
+    /// I/O. For revocations taken on the request path (reuse, binding mismatch, rotation),
+    /// where the response does not promise anything a crash could take back.
+    Background,
+    /// Applied to this node's set only and never written: for sessions that never
+    /// authenticated, whose tokens grant nothing worth remembering across a restart.
+    Local,
+}
+
 /// Holds the revocation set and makes revocations last.
 ///
 /// The verify path reads [`set`](Self::set) (lock-free); [`revoke`](Self::revoke) returns `Ok`
@@ -105,7 +124,17 @@ pub trait RevocationStore: Send + Sync {
     ///
     /// # Errors
     /// The revocation is invalid or could not be made durable.
-    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
+    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        self.revoke_with(revocation, Durability::Synced)
+    }
+
+    /// Applies `revocation` to [`set`](Self::set) at once and makes it as durable as
+    /// `durability` says (see [`Durability`]).
+    ///
+    /// # Errors
+    /// The revocation is invalid or, for [`Durability::Synced`], could not be made durable;
+    /// [`Durability::Background`] fails only when the store is already unusable.
+    fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError>;
 }
 
 /// A store that keeps everything in memory: nothing survives a restart. For tests, and for
@@ -131,7 +160,7 @@ impl RevocationStore for MemoryStore {
         &self.set
     }
 
-    fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+    fn revoke_with(&self, revocation: Revocation, _: Durability) -> Result<(), StoreError> {
         revocation.validate()?;
         revocation.apply_to(&self.set);
         Ok(())
