@@ -223,6 +223,14 @@ impl Claims {
         if self.expires_at > self.session_deadline {
             return Err(ConfigError::Claims("token expiry after the session deadline"));
         }
+        // The generation holding the session's revocations must outlive every token of the
+        // session: an epoch ending before the deadline would let a revocation expire while
+        // the token still opens.
+        if self.epoch < Epoch::containing(self.session_deadline) {
+            return Err(ConfigError::Claims(
+                "epoch before the epoch containing the session deadline",
+            ));
+        }
         let epoch_offset = self
             .epoch
             .0
@@ -277,14 +285,15 @@ impl Claims {
         let issued_at = UnixTime(TIME_ORIGIN.0.checked_add(w.issued_at)?);
         let expires_at = UnixTime(issued_at.0.checked_add(u64::from(w.expires_in))?);
         let session_deadline = UnixTime(issued_at.0.checked_add(u64::from(w.session_deadline_in))?);
-        if expires_at > session_deadline {
+        let epoch = Epoch((w.issued_at / EPOCH_SECONDS).checked_add(u64::from(w.epoch_offset))?);
+        if expires_at > session_deadline || epoch < Epoch::containing(session_deadline) {
             return None;
         }
         Some(Self {
             session_id: SessionId(w.session_id),
             subject: (!w.subject.is_empty()).then(|| w.subject.to_owned()),
             privilege: Privilege::from_u8(w.privilege)?,
-            epoch: Epoch((w.issued_at / EPOCH_SECONDS).checked_add(u64::from(w.epoch_offset))?),
+            epoch,
             issued_at,
             expires_at,
             session_deadline,

@@ -36,6 +36,9 @@ pub enum Reason {
     Unbound,
     /// The session's privilege is below what the request needs.
     InsufficientPrivilege,
+    /// The revocation store could not record what verifying this token required (an elevated
+    /// token whose lapse could not be recorded): refused rather than trusted.
+    StoreUnavailable,
 }
 
 impl Reason {
@@ -55,11 +58,12 @@ impl Reason {
             Self::Reused => "reused",
             Self::Unbound => "unbound",
             Self::InsufficientPrivilege => "insufficient_privilege",
+            Self::StoreUnavailable => "store_unavailable",
         }
     }
 
     /// Every reason, in declaration order (for exhaustive tests and metrics registration).
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 14] = [
         Self::Oversized,
         Self::Malformed,
         Self::UnsupportedVersion,
@@ -73,6 +77,7 @@ impl Reason {
         Self::Reused,
         Self::Unbound,
         Self::InsufficientPrivilege,
+        Self::StoreUnavailable,
     ];
 }
 

@@ -58,6 +58,13 @@ pub enum EventKind {
     DuplicateCookie,
     /// A state-changing request from a foreign origin dropped elevated privilege.
     ForeignOrigin,
+    /// A privilege-raising request (login, elevation) carried no same-origin signal and was
+    /// refused (login CSRF).
+    OriginRequired,
+    /// A client source exceeded its budget of session changes; the change was refused.
+    TransitionRateLimited,
+    /// A replaced token, accepted inside its grace window, tried to change the session.
+    GraceCopyRefused,
 }
 
 /// One security event.

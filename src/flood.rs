@@ -89,7 +89,7 @@ fn bump<K: Hash + Eq>(map: &mut HashMap<K, Window>, key: K, now: u64, window: u6
 ///
 /// Interface stub: a naive bounded map; to be replaced by the O(1) structure of the flood
 /// detector.
-#[allow(dead_code)] // wired into the manager next
+
 pub(crate) struct SourceLimiter {
     max: u32,
     window: u64,

@@ -17,6 +17,8 @@ pub(crate) const LABEL_SEAL: &[u8] = b"sealed-session/v1 seal";
 pub(crate) const LABEL_BINDING: &[u8] = b"sealed-session/v1 binding";
 /// HKDF info label of the revocation-snapshot MAC subkey.
 pub(crate) const LABEL_SNAPSHOT: &[u8] = b"sealed-session/v1 snapshot";
+/// HKDF info label of the HMAC-SHA256 subkey that tags session ids in security events.
+pub(crate) const LABEL_SESSION_TAG: &[u8] = b"sealed-session/v1 session-tag";
 
 /// The one-byte identifier of a key, carried in every token header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,6 +115,8 @@ pub(crate) struct RingKey {
     pub(crate) binding: Zeroizing<[u8; KEY_LEN]>,
     // ring does not zeroize its HMAC key schedule; the input we hold is zeroized.
     pub(crate) snapshot: hmac::Key,
+    /// Keys the session tags of security events (HMAC-SHA256, one key per primitive).
+    pub(crate) session_tag: hmac::Key,
 }
 
 impl RingKey {
@@ -122,6 +126,9 @@ impl RingKey {
         let mut s = secret.derive(LABEL_SNAPSHOT);
         let snapshot = hmac::Key::new(hmac::HMAC_SHA256, s.as_ref());
         s.zeroize();
+        let mut t = secret.derive(LABEL_SESSION_TAG);
+        let session_tag = hmac::Key::new(hmac::HMAC_SHA256, t.as_ref());
+        t.zeroize();
         Self {
             id,
             state,
@@ -129,6 +136,7 @@ impl RingKey {
             seal,
             binding,
             snapshot,
+            session_tag,
         }
     }
 }

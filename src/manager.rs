@@ -1,6 +1,7 @@
 //! The session manager: configuration, and the helpers shared by verify and the transitions.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -11,10 +12,10 @@ use crate::claims::{Epoch, Privilege, SessionId, TokenId};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::error::{ConfigError, Reason, Rejected};
 use crate::events::{EventKind, EventSink, SecurityEvent, SessionTag, TracingSink};
-use crate::flood::{FloodDetector, FloodPolicy};
+use crate::flood::{FloodDetector, FloodPolicy, SourceLimiter};
 use crate::keys::KeyRing;
 use crate::policy::Policy;
-use crate::revocation::{Revocation, RevocationStore, StoreError};
+use crate::revocation::{Durability, Revocation, RevocationStore, StoreError};
 use crate::sealer::Sealer;
 
 /// Creates, verifies and transitions sessions. Share one per process (`Arc`); every method
@@ -28,6 +29,7 @@ pub struct SessionManager {
     pub(crate) store: Arc<dyn RevocationStore>,
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) flood: FloodDetector,
+    pub(crate) limiter: SourceLimiter,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -40,6 +42,7 @@ pub struct SessionManagerBuilder {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     flood: FloodPolicy,
+    transition_limit: (u32, Duration),
 }
 
 impl SessionManager {
@@ -55,6 +58,7 @@ impl SessionManager {
             events: Arc::new(TracingSink),
             clock: Arc::new(SystemClock),
             flood: FloodPolicy::default(),
+            transition_limit: DEFAULT_TRANSITION_LIMIT,
         }
     }
 
@@ -99,8 +103,7 @@ impl SessionManager {
     /// A keyed, non-reversible tag of a session id for events.
     pub(crate) fn tag(&self, sealer: &Sealer, id: &SessionId) -> Option<SessionTag> {
         let key = sealer.keys().primary()?;
-        let key = hmac::Key::new(hmac::HMAC_SHA256, key.binding.as_ref());
-        let t = hmac::sign(&key, &[b"session-tag:".as_slice(), &id.0].concat());
+        let t = hmac::sign(&key.session_tag, &id.0);
         let mut out = [0u8; 8];
         out.copy_from_slice(t.as_ref().get(..8)?);
         Some(SessionTag(out))
@@ -135,8 +138,13 @@ impl SessionManager {
         Rejected::from(reason)
     }
 
-    pub(crate) fn revoke_id(&self, epoch: Epoch, id: [u8; 16]) -> Result<(), StoreError> {
-        self.store.revoke(Revocation::Id { epoch, id })
+    pub(crate) fn revoke_id(
+        &self,
+        epoch: Epoch,
+        id: [u8; 16],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        self.store.revoke_with(Revocation::Id { epoch, id }, durability)
     }
 
     pub(crate) fn revoke_session(
@@ -144,26 +152,27 @@ impl SessionManager {
         epoch: Epoch,
         id: &SessionId,
         client: &ClientContext<'_>,
+        durability: Durability,
     ) -> Result<(), StoreError> {
-        self.revoke_id(epoch, id.0)?;
+        self.revoke_id(epoch, id.0, durability)?;
         self.emit(EventKind::SessionRevoked, self.tag(&self.sealer(), id), client);
         Ok(())
     }
 
-    /// Revokes a rotated-away token, leaving a grace marker so in-flight requests that still
-    /// carry it are accepted for the grace window (spec/sessions.md, "Grace").
+    /// Revokes a replaced token, leaving a grace marker so in-flight requests that still carry
+    /// it are accepted for the grace window as a weaker copy (spec/sessions.md §5).
     pub(crate) fn retire_token(
         &self,
         epoch: Epoch,
         id: &TokenId,
         now: UnixTime,
-        grace: bool,
+        durability: Durability,
     ) -> Result<(), StoreError> {
-        if grace && !self.policy.grace.is_zero() {
+        if !self.policy.grace.is_zero() {
             let bucket = now.0 / self.grace_bucket_secs();
-            self.revoke_id(epoch, grace_marker(id, bucket))?;
+            self.revoke_id(epoch, grace_marker(id, bucket), durability)?;
         }
-        self.revoke_id(epoch, id.0)
+        self.revoke_id(epoch, id.0, durability)
     }
 
     /// Whether a revoked token id was rotated away less than a grace window ago.
@@ -191,6 +200,9 @@ impl SessionManager {
         }
     }
 }
+
+/// Privilege changes and rotations one source may cause per window by default.
+const DEFAULT_TRANSITION_LIMIT: (u32, Duration) = (120, Duration::from_secs(60));
 
 /// A 16-byte id for "token `id` was rotated away in `bucket`", distinct from any real id.
 fn grace_marker(id: &TokenId, bucket: u64) -> [u8; 16] {
@@ -270,6 +282,26 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// At most `max` privilege changes and token rotations per `window` from one client
+    /// source (an IPv4 address or an IPv6 /64); beyond it, transitions fail with
+    /// [`crate::TransitionError::RateLimited`] and rotation waits. Every such change adds
+    /// revocations to the shared filter, so this is what keeps one client from filling it.
+    /// Default: 120 per minute.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store)
+    ///     .with_transition_limit(30, Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_transition_limit(mut self, max: u32, window: Duration) -> Self {
+        self.transition_limit = (max, window);
+        self
+    }
+
     /// Validates everything and builds the manager.
     ///
     /// # Errors
@@ -292,6 +324,7 @@ impl SessionManagerBuilder {
             store: self.store,
             events: self.events,
             flood: FloodDetector::new(self.flood),
+            limiter: SourceLimiter::new(self.transition_limit.0, self.transition_limit.1),
             clock: self.clock,
         })
     }

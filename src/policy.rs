@@ -160,7 +160,7 @@ impl Policy {
         self
     }
 
-    /// Tolerated clock skew between nodes (at most 60 s).
+    /// Tolerated clock skew between nodes (1 s to 60 s).
     ///
     /// ```
     /// # use std::time::Duration; use sealed_session::Policy;
@@ -195,7 +195,7 @@ impl Policy {
     /// Checks the settings fit together.
     ///
     /// # Errors
-    /// A zero or inverted lifetime, grace over 30 s, leeway over 60 s, a lifetime over the
+    /// A zero or inverted lifetime, grace over 30 s, leeway under 1 s or over 60 s, a lifetime over the
     /// 49 days a token's relative times can express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |setting, problem| Err(ConfigError::Setting { setting, problem });
@@ -216,6 +216,11 @@ impl Policy {
         }
         if self.leeway > crate::MAX_LEEWAY {
             return bad("leeway", "at most 60 seconds");
+        }
+        // Token times have one-second resolution, and a token minted in the second of a
+        // cutoff is stamped at the cutoff (up to 1 s ahead): it must open at once.
+        if self.leeway < Duration::from_secs(1) {
+            return bad("leeway", "at least 1 second (the resolution of token times)");
         }
         if matches!(self.rotation, Rotation::After(d) if d.is_zero()) {
             return bad("rotation", "use Rotation::EveryRequest instead of a zero age");

@@ -18,6 +18,9 @@ pub struct Session {
     pub(crate) token_id: TokenId,
     pub(crate) claims: Claims,
     pub(crate) privilege: Privilege,
+    /// The token was already replaced and was accepted only inside the grace window: a
+    /// weaker copy that acts at most at the authenticated level and runs no transition.
+    pub(crate) grace_copy: bool,
 }
 
 impl Session {
@@ -70,6 +73,15 @@ impl Session {
     pub fn key_id(&self) -> KeyId {
         self.key_id
     }
+
+    /// Whether this token was already replaced (rotation, elevation or step-down) and was
+    /// accepted only because it came back inside the grace window, as requests already in
+    /// flight do. Such a copy acts at most at the authenticated level, and elevate, step-down
+    /// and refresh refuse it ([`TransitionError::GraceCopy`]), so a replaced token can never
+    /// start a second branch of the session.
+    pub fn is_grace_copy(&self) -> bool {
+        self.grace_copy
+    }
 }
 
 /// A freshly minted token and the session it carries. Must be sent to the client (e.g. as a
@@ -119,4 +131,12 @@ pub enum TransitionError {
     /// Authentication with an invalid level or subject.
     #[error("invalid login: {0}")]
     InvalidLogin(&'static str),
+    /// The session's token was already replaced and came back inside the grace window: it may
+    /// be used for requests, but only its successor can change the session.
+    #[error("the token was already replaced; only its successor can change the session")]
+    GraceCopy,
+    /// This client source made more privilege changes in the current window than the
+    /// manager allows ([`crate::SessionManagerBuilder::with_transition_limit`]).
+    #[error("too many session changes from this source; try again later")]
+    RateLimited,
 }

@@ -6,7 +6,7 @@ use crate::claims::{Claims, Epoch, Privilege, SessionId};
 use crate::clock::UnixTime;
 use crate::events::EventKind;
 use crate::manager::SessionManager;
-use crate::revocation::Revocation;
+use crate::revocation::{Durability, Revocation};
 use crate::session::{Minted, Session, TransitionError};
 
 impl SessionManager {
@@ -22,7 +22,8 @@ impl SessionManager {
     /// visitor's, or one an attacker planted) is revoked first.
     ///
     /// # Errors
-    /// Anonymous level or bad subject, a store failure revoking the predecessor, or minting.
+    /// Anonymous level or bad subject, too many session changes from this source, a store
+    /// failure revoking the predecessor, or minting.
     pub fn authenticate(
         &self,
         previous: Option<Session>,
@@ -35,8 +36,12 @@ impl SessionManager {
             return Err(TransitionError::InvalidLogin("subject must be 1 to 64 bytes"));
         }
         let now = self.clock.now();
+        self.check_rate(client, now)?;
         if let Some(prev) = previous {
-            self.revoke_id(prev.claims.epoch, prev.claims.session_id.0)?;
+            // Even a grace copy may be replaced by a login: the whole old session ends, so no
+            // branch of it survives.
+            let durability = Self::durability_for(&prev, Durability::Synced);
+            self.revoke_id(prev.claims.epoch, prev.claims.session_id.0, durability)?;
         }
         let minted = self.fresh_session(Some(subject), level, client, now)?;
         self.emit(
@@ -51,7 +56,8 @@ impl SessionManager {
     /// subject (step-up). The elevation lasts the policy's elevated TTL.
     ///
     /// # Errors
-    /// Anonymous session, store failure, or minting.
+    /// Anonymous session or grace copy, too many session changes from this source, store
+    /// failure, or minting.
     pub fn elevate(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         let now = self.clock.now();
         let minted = self.transition(session, Privilege::Elevated, Some(now), client, now)?;
@@ -66,7 +72,8 @@ impl SessionManager {
     /// Drops elevated privilege back to authenticated.
     ///
     /// # Errors
-    /// Anonymous session, store failure, or minting.
+    /// Anonymous session or grace copy, too many session changes from this source, store
+    /// failure, or minting.
     pub fn step_down(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         let now = self.clock.now();
         let minted = self.transition(session, Privilege::Authenticated, None, client, now)?;
@@ -81,10 +88,20 @@ impl SessionManager {
     /// Replaces the token with a fresh one at the same level (the old one gets the grace window).
     ///
     /// # Errors
-    /// Store failure or minting.
+    /// A grace copy, too many session changes from this source, store failure, or minting.
     pub fn refresh(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
+        if session.grace_copy {
+            self.emit(
+                EventKind::GraceCopyRefused,
+                self.tag(&self.sealer(), session.session_id()),
+                client,
+            );
+            return Err(TransitionError::GraceCopy);
+        }
+        let now = self.clock.now();
+        self.check_rate(client, now)?;
         let level = session.privilege;
-        self.successor(&session, level, None, client, self.clock.now(), true)
+        self.successor(&session, level, None, client, now, Durability::Synced)
     }
 
     /// Ends the session on every node: its id goes into the shared revocation filter.
@@ -93,12 +110,19 @@ impl SessionManager {
     /// The store could not make the revocation durable (the session may still be live).
     pub fn logout(&self, session: Session, client: &ClientContext<'_>) -> Result<(), TransitionError> {
         let tag = self.tag(&self.sealer(), session.session_id());
-        self.revoke_session(session.claims.epoch, &session.claims.session_id, client)?;
+        let durability = Self::durability_for(&session, Durability::Synced);
+        self.revoke_session(
+            session.claims.epoch,
+            &session.claims.session_id,
+            client,
+            durability,
+        )?;
         self.emit(EventKind::Logout, tag, client);
         Ok(())
     }
 
-    /// Ends every session of `subject` authenticated up to now.
+    /// Ends every session of `subject` authenticated up to now, including earlier in the
+    /// current second; a login after this call lives (spec/sessions.md §3, "Cutoffs").
     ///
     /// # Errors
     /// The store could not make the cutoff durable.
@@ -107,7 +131,7 @@ impl SessionManager {
         subject: &str,
         client: &ClientContext<'_>,
     ) -> Result<(), TransitionError> {
-        let cutoff = self.clock.now();
+        let cutoff = self.clock.now().saturating_add(CUTOFF_RESOLUTION);
         self.store.revoke(Revocation::Subject {
             subject: subject.to_owned(),
             cutoff,
@@ -116,11 +140,15 @@ impl SessionManager {
         Ok(())
     }
 
-    /// Refuses every token issued before `before`, whatever its session (compromise response).
+    /// Refuses every token issued before `before`, whatever its session (compromise
+    /// response). `before` is capped at the end of the current second: pass
+    /// `manager.now().saturating_add(Duration::from_secs(1))` to refuse everything issued so
+    /// far. Tokens minted afterwards are stamped no earlier than the cutoff, so they live.
     ///
     /// # Errors
     /// The store could not make the kill switch durable.
     pub fn kill_switch(&self, before: UnixTime, client: &ClientContext<'_>) -> Result<(), TransitionError> {
+        let before = before.min(self.clock.now().saturating_add(CUTOFF_RESOLUTION));
         self.store.revoke(Revocation::KillSwitch { before })?;
         self.emit(EventKind::KillSwitch, None, client);
         Ok(())
@@ -137,11 +165,23 @@ impl SessionManager {
         if session.claims.subject.is_none() || session.privilege == Privilege::Anonymous {
             return Err(TransitionError::NotAuthenticated);
         }
-        self.successor(&session, level, reauthenticated, client, now, false)
+        if session.grace_copy {
+            self.emit(
+                EventKind::GraceCopyRefused,
+                self.tag(&self.sealer(), session.session_id()),
+                client,
+            );
+            return Err(TransitionError::GraceCopy);
+        }
+        self.check_rate(client, now)?;
+        // The predecessor keeps the weaker-copy grace, so a request the browser already had
+        // in flight during a step-up is served (at most authenticated) instead of being taken
+        // for reuse.
+        self.successor(&session, level, reauthenticated, client, now, Durability::Synced)
     }
 
-    /// Revokes the current token (with or without grace), then mints its successor in the same
-    /// session.
+    /// Revokes the current token, leaving it the weaker-copy grace window (spec/sessions.md
+    /// §5), then mints its successor in the same session.
     pub(crate) fn successor(
         &self,
         session: &Session,
@@ -149,13 +189,33 @@ impl SessionManager {
         reauthenticated: Option<UnixTime>,
         client: &ClientContext<'_>,
         now: UnixTime,
-        grace: bool,
+        durability: Durability,
     ) -> Result<Minted, TransitionError> {
-        self.retire_token(session.claims.epoch, &session.token_id, now, grace)?;
+        let durability = Self::durability_for(session, durability);
+        self.retire_token(session.claims.epoch, &session.token_id, now, durability)?;
         let mut claims = session.claims.clone();
         claims.privilege = level;
         claims.authenticated_at = reauthenticated.unwrap_or(claims.authenticated_at);
         self.mint_claims(claims, client, now)
+    }
+
+    /// A session that never authenticated grants nothing worth remembering across a restart,
+    /// so its revocations stay in this node's memory (no log write, no fsync).
+    fn durability_for(session: &Session, wanted: Durability) -> Durability {
+        if session.claims.subject.is_none() {
+            Durability::Local
+        } else {
+            wanted
+        }
+    }
+
+    fn check_rate(&self, client: &ClientContext<'_>, now: UnixTime) -> Result<(), TransitionError> {
+        if self.limiter.allow(client.ip, now) {
+            Ok(())
+        } else {
+            self.emit(EventKind::TransitionRateLimited, None, client);
+            Err(TransitionError::RateLimited)
+        }
     }
 
     fn fresh_session(
@@ -194,11 +254,18 @@ impl SessionManager {
             .keys()
             .primary()
             .ok_or(crate::ConfigError::KeyRing("no primary key"))?;
-        claims.issued_at = now;
-        claims.expires_at = now
+        let fresh_authentication = claims.authenticated_at >= now;
+        let issued_at = self.stamp_after_cutoffs(&claims, fresh_authentication, now);
+        claims.issued_at = issued_at;
+        if fresh_authentication {
+            claims.authenticated_at = issued_at;
+        }
+        claims.expires_at = issued_at
             .saturating_add(self.policy.token_ttl)
             .min(claims.session_deadline)
-            .max(now);
+            .max(issued_at);
+        claims.session_deadline = claims.session_deadline.max(claims.expires_at);
+        claims.epoch = claims.epoch.max(Epoch::containing(claims.session_deadline));
         claims.flags = self.policy.binding.flags();
         // The nonce comes first: the binding MAC is keyed per token by it.
         let nonce = crate::sealer::fresh_nonce()?;
@@ -213,7 +280,26 @@ impl SessionManager {
             token_id,
             privilege: claims.privilege,
             claims,
+            grace_copy: false,
         };
         Ok(Minted { token, session })
     }
+
+    /// A cutoff `c` refuses tokens whose time is before `c`; a cutoff made now is `now + 1 s`
+    /// (the resolution of token times), so a token minted in the same second is stamped at
+    /// the cutoff and lives, while everything minted before the cutoff dies.
+    fn stamp_after_cutoffs(&self, claims: &Claims, fresh_authentication: bool, now: UnixTime) -> UnixTime {
+        let set = self.store.set();
+        let mut at = now.max(set.kill_switch().unwrap_or(now));
+        if fresh_authentication {
+            if let Some(cutoff) = claims.subject.as_deref().and_then(|s| set.subject_cutoff(s)) {
+                at = at.max(cutoff);
+            }
+        }
+        // Never more than the cutoff resolution ahead: a later cutoff is refused at creation.
+        at.min(now.saturating_add(CUTOFF_RESOLUTION))
+    }
 }
+
+/// Token times are whole seconds: a cutoff made "now" covers the whole current second.
+const CUTOFF_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(1);

@@ -7,6 +7,7 @@ use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
 use crate::manager::SessionManager;
 use crate::policy::{MismatchAction, Rotation};
+use crate::revocation::Durability;
 use crate::sealer::{Opened, Sealer};
 use crate::session::{Session, Verified};
 
@@ -48,19 +49,24 @@ impl SessionManager {
             .map_err(|reason| self.reject(reason, tag(), client, now))?;
         self.check_binding(&sealer, &opened, client)
             .map_err(|reason| self.reject(reason, tag(), client, now))?;
-        let session = Session {
+        let grace_copy = matches!(standing, Standing::InGrace);
+        let mut session = Session {
             key_id: opened.key_id,
             token_id: opened.token_id,
             privilege: opened.claims.privilege,
             claims: opened.claims,
+            grace_copy,
         };
-        match standing {
-            Standing::InGrace => Ok(Verified {
+        if grace_copy {
+            // A replaced token is a weaker copy: never elevated, and never rotated again (its
+            // successor exists), so it cannot fork the session.
+            session.privilege = session.privilege.min(Privilege::Authenticated);
+            return Ok(Verified {
                 session,
                 replacement: None,
-            }),
-            Standing::Live => self.rotate_if_due(session, client, now),
+            });
         }
+        self.rotate_if_due(session, client, now)
     }
 
     /// Kill switch, logout-everywhere cutoff, then the filter (session id, token id).
@@ -78,7 +84,7 @@ impl SessionManager {
         if let Some(subject) = &claims.subject {
             if set
                 .subject_cutoff(subject)
-                .is_some_and(|cutoff| claims.authenticated_at <= cutoff)
+                .is_some_and(|cutoff| claims.authenticated_at < cutoff)
             {
                 return Err(Reason::Revoked);
             }
@@ -94,8 +100,9 @@ impl SessionManager {
             return Ok(Standing::InGrace);
         }
         // A replaced token came back after its grace window: whoever holds it may be an
-        // attacker, so the whole session ends (fail closed, even if the store is down).
-        let _ = self.revoke_session(epoch, sid, client);
+        // attacker, so the whole session ends. The revocation is in the set at once; its
+        // write happens off this thread (an attacker triggers this path at will).
+        let _ = self.revoke_session(epoch, sid, client, Durability::Background);
         Err(Reason::Reused)
     }
 
@@ -115,14 +122,15 @@ impl SessionManager {
             return Ok(());
         }
         if self.policy.mismatch == MismatchAction::RejectAndRevoke {
-            let _ = self.revoke_session(claims.epoch, &claims.session_id, client);
+            let _ = self.revoke_session(claims.epoch, &claims.session_id, client, Durability::Background);
         }
         Err(Reason::Unbound)
     }
 
     /// Lapsed elevation steps down; an old enough token is replaced. Either way the presented
-    /// token keeps the grace window. If minting fails the request still succeeds without a
-    /// replacement: the presented token was valid.
+    /// token keeps the grace window. The predecessor's revocation is written in the
+    /// background: a crash before it is written only leaves a token alive that was valid
+    /// anyway (spec/sessions.md §3).
     fn rotate_if_due(
         &self,
         mut session: Session,
@@ -144,23 +152,36 @@ impl SessionManager {
             Rotation::EveryRequest => true,
             Rotation::After(d) => age >= d.as_secs(),
         };
-        if !(due || elevation_lapsed) || now >= session.claims.session_deadline {
-            return Ok(Verified {
+        let unchanged = |session| {
+            Ok(Verified {
                 session,
                 replacement: None,
-            });
+            })
+        };
+        if !(due || elevation_lapsed) || now >= session.claims.session_deadline {
+            return unchanged(session);
         }
-        match self.successor(&session, session.privilege, None, client, now, true) {
+        // One source cannot drive rotations (and so revocations) faster than its budget; the
+        // token simply is not replaced yet. A lapsed elevation is still enforced: the
+        // effective privilege above is recomputed on every request.
+        if !self.limiter.allow(client.ip, now) {
+            return unchanged(session);
+        }
+        let level = session.privilege;
+        match self.successor(&session, level, None, client, now, Durability::Background) {
             Ok(minted) => Ok(Verified {
                 session: minted.session,
                 replacement: Some(minted.token),
             }),
-            Err(_) if !elevation_lapsed => Ok(Verified {
-                session,
-                replacement: None,
-            }),
-            // Elevated privilege must not outlive its TTL just because the store is down.
-            Err(_) => Err(Rejected::from(Reason::Expired)),
+            Err(_) if !elevation_lapsed => unchanged(session),
+            // The lapsed elevated token could not be retired: refuse it rather than let it
+            // live on (its own reason, its own event, counted like every rejection).
+            Err(_) => Err(self.reject(
+                Reason::StoreUnavailable,
+                self.tag(&self.sealer(), session.session_id()),
+                client,
+                now,
+            )),
         }
     }
 }

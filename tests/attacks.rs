@@ -92,6 +92,11 @@ fn privilege_is_not_kept_across_elevation_and_step_down() {
 
     let stepped = r.manager.step_down(elevated.session, &alice()).unwrap();
     assert_eq!(stepped.session.privilege(), Privilege::Authenticated);
+    // Inside the grace window the elevated predecessor is only a weaker copy.
+    let copy = r.manager.verify(&elevated_text, &alice()).unwrap();
+    assert_eq!(copy.session.privilege(), Privilege::Authenticated);
+    assert!(copy.session.is_grace_copy());
+    r.clock.advance(secs(10));
     assert_eq!(reason(r.manager.verify(&elevated_text, &alice())), Reason::Reused);
 
     // A second session: elevation lapses after its TTL even if nobody steps down.
@@ -276,7 +281,7 @@ fn old_identifiers_do_not_live_forever() {
         .with_token_ttl(secs(600))
         .with_absolute_lifetime(secs(3600))
         .with_rotation(Rotation::After(secs(300)))
-        .with_leeway(secs(0));
+        .with_leeway(secs(1));
     let r = rig(policy);
     let login = r
         .manager
