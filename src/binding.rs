@@ -21,15 +21,31 @@ pub struct Binding {
 pub struct ClientContext<'a> {
     /// The client's address (from the socket, or a trusted proxy header).
     pub ip: Option<IpAddr>,
-    /// The `User-Agent` header.
-    pub user_agent: Option<&'a str>,
+    /// The `User-Agent` header's bytes exactly as sent (any bytes, not only ASCII).
+    pub user_agent: Option<&'a [u8]>,
     /// An application-supplied value, e.g. a TLS exporter or channel-binding value.
     pub app_value: Option<&'a [u8]>,
 }
 
 impl<'a> ClientContext<'a> {
     /// A context with an address and a User-Agent.
+    ///
+    /// ```
+    /// use sealed_session::ClientContext;
+    /// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Mozilla/5.0"));
+    /// ```
     pub fn new(ip: Option<IpAddr>, user_agent: Option<&'a str>) -> Self {
+        Self::with_raw_user_agent(ip, user_agent.map(str::as_bytes))
+    }
+
+    /// A context with an address and the `User-Agent` header's raw bytes (header values may
+    /// hold any byte but control characters; all of them are bound).
+    ///
+    /// ```
+    /// use sealed_session::ClientContext;
+    /// let client = ClientContext::with_raw_user_agent(None, Some("Navigateur été".as_bytes()));
+    /// ```
+    pub fn with_raw_user_agent(ip: Option<IpAddr>, user_agent: Option<&'a [u8]>) -> Self {
         Self {
             ip,
             user_agent,
@@ -151,17 +167,17 @@ impl Binding {
         if flags.0 == 0 {
             return BindingHash::default();
         }
-        let mut input = Vec::with_capacity(64 + client.user_agent.map_or(0, str::len));
+        let mut input = Vec::with_capacity(64 + client.user_agent.map_or(0, <[u8]>::len));
         input.push(flags.0);
         if flags.contains(Flags::BIND_IP) {
             let (v4, v6) = self.ip_prefix.unwrap_or((24, 56));
             push_field(&mut input, &masked_ip(client.ip, v4, v6));
         }
         if flags.contains(Flags::BIND_USER_AGENT) {
-            push_field(&mut input, client.user_agent.unwrap_or("").as_bytes());
+            push_optional(&mut input, client.user_agent);
         }
         if flags.contains(Flags::BIND_APP_VALUE) {
-            push_field(&mut input, client.app_value.unwrap_or(&[]));
+            push_optional(&mut input, client.app_value);
         }
         // Sealing an empty message fails only for associated data over ring's limit (far
         // beyond any header); the all-ones fallback then simply does not match.
@@ -183,6 +199,18 @@ impl Binding {
         }
         let actual = self.hash(key, nonce, flags, client);
         bool::from(actual.0.ct_eq(&expected.0))
+    }
+}
+
+/// An absent value (`0x00`) differs from a present, empty one (`0x01 ‖ be64(0)`): a client
+/// that sends no header is not the client that sent an empty one.
+fn push_optional(input: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        None => input.push(0),
+        Some(bytes) => {
+            input.push(1);
+            push_field(input, bytes);
+        }
     }
 }
 
@@ -245,6 +273,32 @@ mod tests {
             !b.matches(&key, &n1, Flags(Flags::BIND_IP), &h, &alice),
             "fewer inputs than the policy"
         );
+    }
+
+    #[test]
+    fn every_user_agent_byte_is_bound_and_absent_differs_from_empty() {
+        let b = Binding::user_agent();
+        let (key, nonce) = ([7u8; 32], [1u8; 24]);
+        let h = |ua: Option<&[u8]>| {
+            b.hash(
+                &key,
+                &nonce,
+                b.flags(),
+                &ClientContext::with_raw_user_agent(None, ua),
+            )
+        };
+        let latin1: &[u8] = b"Navigateur \xe9t\xe9";
+        let other: &[u8] = b"Navigateur \xe9t\xe8";
+        assert_ne!(h(Some(latin1)), h(Some(other)));
+        assert_ne!(h(Some(latin1)), h(None));
+        assert_ne!(h(Some(b"")), h(None));
+        assert!(!b.matches(
+            &key,
+            &nonce,
+            b.flags(),
+            &h(Some(latin1)),
+            &ClientContext::default()
+        ));
     }
 
     #[test]

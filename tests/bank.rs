@@ -262,7 +262,7 @@ async fn logout_clears_the_cookie_and_the_old_value_is_dead() {
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(out.session_cookie().as_deref(), Some(""));
     assert!(out.set_cookie_text().contains("Max-Age=0"));
-    assert_eq!(out.headers["clear-site-data"], "\"cookies\"");
+    assert_eq!(out.headers["clear-site-data"], "\"cache\", \"cookies\"");
     assert!(alice.cookie.is_none());
 
     let replay = bank.send(Method::GET, "/account", Some(&old), "", "").await;

@@ -82,6 +82,8 @@ fn request(method: &str, uri: &str, cookie: Option<&str>) -> http::request::Buil
         .uri(uri)
         .header(header::HOST, "www.bank.test")
         .header(header::USER_AGENT, UA)
+        // What a browser sends on a request made by our own pages.
+        .header("sec-fetch-site", "same-origin")
         .extension(ConnectInfo::<SocketAddr>("203.0.113.7:50000".parse().unwrap()));
     if let Some(c) = cookie {
         b = b.header(header::COOKIE, c);
@@ -281,10 +283,17 @@ async fn foreign_origin_drops_elevation_and_is_refused() {
     )
     .await;
     assert_eq!(who, "Some(\"alice\") Authenticated");
-    // The elevated token itself is dead (zero grace at step-down).
+    // The elevated token itself is now only a weaker copy inside the grace window: it can
+    // no longer act elevated, and after the window it is reuse.
     let again = request("POST", "/transfer", Some(&elevated)).header(header::ORIGIN, "https://www.bank.test");
     assert_eq!(
         send(&app, again.body(Body::empty()).unwrap()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    r.clock.advance(Duration::from_secs(10));
+    let late = request("POST", "/transfer", Some(&elevated)).header(header::ORIGIN, "https://www.bank.test");
+    assert_eq!(
+        send(&app, late.body(Body::empty()).unwrap()).await.0,
         StatusCode::UNAUTHORIZED
     );
     // A foreign Referer counts when Origin is absent.
@@ -390,7 +399,7 @@ async fn logout_clears_the_cookie_and_kills_the_token() {
         "{}",
         cookies[0]
     );
-    assert_eq!(headers["clear-site-data"], "\"cookies\"");
+    assert_eq!(headers["clear-site-data"], "\"cache\", \"cookies\"");
     assert_eq!(
         send(
             &app,

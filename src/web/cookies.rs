@@ -1,8 +1,9 @@
 //! The session cookie: attributes on the way out, strict parsing on the way in.
 
-use cookie::time::Duration as CookieDuration;
-use cookie::{Cookie, SameSite};
+use bytes::Bytes;
+use cookie::SameSite;
 use http::header::{HeaderMap, HeaderValue, COOKIE};
+use zeroize::Zeroizing;
 
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
@@ -19,6 +20,8 @@ pub(crate) enum Found<'h> {
     /// The name appeared more than once (cookie tossing or path shadowing): the whole set is
     /// refused, because choosing one would let the attacker choose which.
     Duplicate,
+    /// Our cookie, with bytes no token can contain.
+    Invalid,
 }
 
 /// Cookie name and attributes. Defaults: `__Host-session`, `Secure`, `HttpOnly`,
@@ -98,7 +101,8 @@ impl CookieSettings {
         &self.name
     }
 
-    /// `Set-Cookie` value carrying `token`, with `Max-Age` until it expires.
+    /// `Set-Cookie` value carrying `token`, with `Max-Age` until it expires. The header's
+    /// bytes are wiped when the response that carries it is dropped.
     ///
     /// # Errors
     /// The cookie would exceed 4096 bytes (browsers would silently drop it).
@@ -108,54 +112,70 @@ impl CookieSettings {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> Result<HeaderValue, ConfigError> {
-        let max_age = i64::try_from(expires_at.0.saturating_sub(now.0)).unwrap_or(i64::MAX);
-        let cookie = self
-            .base(token.expose_secret())
-            .max_age(CookieDuration::seconds(max_age))
-            .build();
-        Self::header(&cookie.to_string())
+        let max_age = expires_at.0.saturating_sub(now.0);
+        self.header(token.expose_secret(), max_age)
     }
 
     /// `Set-Cookie` value that deletes the session cookie.
     pub fn clear_cookie(&self) -> HeaderValue {
-        let cookie = self.base("").max_age(CookieDuration::ZERO).build();
-        Self::header(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+        self.header("", 0)
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    fn base<'a>(&'a self, value: &'a str) -> cookie::CookieBuilder<'a> {
-        Cookie::build((self.name.as_str(), value))
-            .secure(self.secure)
-            .http_only(true)
-            .same_site(self.same_site)
-            .path("/")
+    /// Whether the cookie carries `Secure` (so the site is served over HTTPS).
+    pub(crate) fn is_secure(&self) -> bool {
+        self.secure
     }
 
-    fn header(text: &str) -> Result<HeaderValue, ConfigError> {
+    /// `name=value; Max-Age=…; Path=/; Secure; HttpOnly; SameSite=…`, written into a buffer
+    /// that is zeroized when the header is dropped (it holds the bearer secret).
+    fn header(&self, value: &str, max_age: u64) -> Result<HeaderValue, ConfigError> {
+        use std::fmt::Write as _;
+        let mut text = Zeroizing::new(String::with_capacity(self.name.len() + value.len() + 96));
+        let same_site = match self.same_site {
+            SameSite::Strict => "Strict",
+            _ => "Lax",
+        };
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{}={}; Max-Age={}; Path=/", self.name, value, max_age);
+        if self.secure {
+            text.push_str("; Secure");
+        }
+        let _ = write!(text, "; HttpOnly; SameSite={same_site}");
         if text.len() > MAX_COOKIE_BYTES {
             return Err(ConfigError::Setting {
                 setting: "cookie",
                 problem: "over 4096 bytes; browsers would drop it",
             });
         }
-        HeaderValue::from_str(text).map_err(|_| ConfigError::Setting {
+        let bytes = Zeroizing::new(core::mem::take(&mut *text).into_bytes());
+        HeaderValue::from_maybe_shared(Bytes::from_owner(bytes)).map_err(|_| ConfigError::Setting {
             setting: "cookie",
             problem: "not a valid header",
         })
     }
 
-    /// Looks for the session cookie in every `Cookie` header of the request.
+    /// Looks for the session cookie in every `Cookie` header of the request, as bytes: a pair
+    /// that is not well formed (no `=`, bytes outside US-ASCII) is skipped on its own, so a
+    /// junk cookie planted by a sibling subdomain cannot hide the session cookie.
     pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Found<'h> {
         let mut found = Found::None;
-        for value in headers.get_all(COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(text).flatten() {
-                if cookie.name() != self.name {
+        for header in headers.get_all(COOKIE) {
+            for pair in header.as_bytes().split(|&b| b == b';') {
+                let Some((name, value)) = split_pair(pair) else {
+                    continue;
+                };
+                if name != self.name.as_bytes() {
                     continue;
                 }
                 // Borrowed from the header as sent (quotes included: a quoted value is not a
                 // token and will be refused), so no copy of the bearer secret is made.
-                found = match (found, cookie.value_raw()) {
+                let value = std::str::from_utf8(value)
+                    .ok()
+                    .filter(|v| v.bytes().all(is_cookie_octet));
+                found = match (found, value) {
                     (Found::None, Some(v)) => Found::One(v),
+                    (Found::None, None) => Found::Invalid,
                     _ => return Found::Duplicate,
                 };
             }
@@ -164,8 +184,33 @@ impl CookieSettings {
     }
 }
 
+/// `name=value` with optional whitespace around each (RFC 6265 §5.2 splits on the first `=`).
+fn split_pair(pair: &[u8]) -> Option<(&[u8], &[u8])> {
+    let eq = pair.iter().position(|&b| b == b'=')?;
+    let name = trim_ows(pair.get(..eq)?);
+    let value = trim_ows(pair.get(eq + 1..)?);
+    (!name.is_empty()).then_some((name, value))
+}
+
+fn trim_ows(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// Visible US-ASCII without `"`, `,`, `;` and `\\` (RFC 6265 §4.1.1 cookie-octet), plus the
+/// double quote, which is then refused as a token like any other non-token text.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21..=0x7e) && !matches!(b, b',' | b';' | b'\\')
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -176,5 +221,39 @@ mod tests {
         assert_eq!(s.find(&h), Found::One("x"));
         h.append(COOKIE, HeaderValue::from_static("__Host-session=y"));
         assert_eq!(s.find(&h), Found::Duplicate);
+    }
+
+    #[test]
+    fn malformed_pairs_are_skipped_one_by_one() {
+        let s = CookieSettings::default();
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"junk=\xc3\xa9t\xc3\xa9; novalue; =x; __Host-session=tok; z=\x80")
+                .unwrap(),
+        );
+        assert_eq!(s.find(&h), Found::One("tok"));
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"__Host-session=\xc3\xa9").unwrap(),
+        );
+        assert_eq!(s.find(&h), Found::Invalid);
+        h.append(COOKIE, HeaderValue::from_static("__Host-session=tok"));
+        assert_eq!(
+            s.find(&h),
+            Found::Duplicate,
+            "an invalid copy still counts as a duplicate"
+        );
+    }
+
+    #[test]
+    fn set_cookie_has_every_attribute() {
+        let s = CookieSettings::default();
+        let v = s.clear_cookie();
+        assert_eq!(
+            v.to_str().unwrap(),
+            "__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+        );
     }
 }

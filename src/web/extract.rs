@@ -9,7 +9,9 @@ use crate::claims::Privilege;
 use crate::clock::UnixTime;
 use crate::session::{Minted, TransitionError};
 
+use super::origin::Provenance;
 use super::state::{CookieAction, Shared};
+use crate::events::EventKind;
 
 /// Privilege level constants for [`RequireLevel`].
 pub const ANONYMOUS: u8 = 0;
@@ -55,9 +57,17 @@ pub enum WebError {
     /// The session's privilege is too low.
     #[error("insufficient privilege")]
     Forbidden,
+    /// A login or elevation without a same-origin signal (`Origin`, `Sec-Fetch-Site:
+    /// same-origin` or a same-origin `Referer`): a cross-site page may be logging the victim
+    /// into the attacker's account (login CSRF).
+    #[error("privilege change without a same-origin signal")]
+    OriginRequired,
     /// The [`super::SessionLayer`] is not installed on this route.
     #[error("session layer missing on this route")]
     LayerMissing,
+    /// The blocking task running a transition panicked or was cancelled.
+    #[error("session transition task failed")]
+    TaskFailed,
     /// A transition failed.
     #[error(transparent)]
     Transition(#[from] TransitionError),
@@ -68,9 +78,20 @@ pub enum WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, body) = match self {
-            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        let (status, body) = match &self {
+            Self::Unauthenticated | Self::Transition(TransitionError::NotAuthenticated) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
+            Self::Forbidden | Self::OriginRequired | Self::Transition(TransitionError::GraceCopy) => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
+            Self::Transition(TransitionError::InvalidLogin(_)) => (StatusCode::BAD_REQUEST, "bad request"),
+            Self::Transition(TransitionError::RateLimited) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too many requests")
+            }
+            Self::Transition(TransitionError::Store(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            // Server-side faults (keys, a missing layer, a panicked task): never caused by
+            // what a client sent.
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         };
         tracing::debug!(target: "sealed_session::web", error = %self, "request refused");
@@ -164,6 +185,7 @@ impl SessionControl {
     /// # Errors
     /// [`WebError::Transition`] when the store or minting fails.
     pub async fn login(&self, subject: &str, level: Privilege) -> Result<SessionInfo, WebError> {
+        self.require_same_origin()?;
         let subject = subject.to_owned();
         self.run(move |m, prev, c| m.authenticate(prev, &subject, level, &c.context()))
             .await
@@ -174,6 +196,7 @@ impl SessionControl {
     /// # Errors
     /// [`WebError::Unauthenticated`] without a session; transition failures.
     pub async fn elevate(&self) -> Result<SessionInfo, WebError> {
+        self.require_same_origin()?;
         self.run_with_session(|m, s, c| m.elevate(s, &c.context())).await
     }
 
@@ -202,9 +225,30 @@ impl SessionControl {
         self.end(true).await
     }
 
+    /// Privilege-raising transitions answer with a session cookie, which a cross-site page
+    /// could make the browser accept: they need a positive same-origin signal.
+    fn require_same_origin(&self) -> Result<(), WebError> {
+        let st = self.0.lock();
+        if st.provenance == Provenance::SameOrigin {
+            return Ok(());
+        }
+        self.0
+            .manager
+            .emit(EventKind::OriginRequired, None, &st.client.context());
+        Err(WebError::OriginRequired)
+    }
+
     async fn end(&self, everywhere: bool) -> Result<(), WebError> {
         let (session, client) = {
             let mut st = self.0.lock();
+            // Logging out everywhere needs a subject; an anonymous session is left as it is.
+            if st
+                .session
+                .as_ref()
+                .map_or(true, |s| everywhere && s.subject().is_none())
+            {
+                return Err(WebError::Unauthenticated);
+            }
             (
                 st.session.take().ok_or(WebError::Unauthenticated)?,
                 st.client.clone(),
@@ -218,7 +262,7 @@ impl SessionControl {
                 (false, _) => manager.logout(session, &client.context()),
             })
             .await
-            .map_err(|_| WebError::LayerMissing)?;
+            .map_err(|_| WebError::TaskFailed)?;
         result?;
         self.0.lock().cookie = CookieAction::Logout;
         Ok(())
@@ -262,7 +306,7 @@ impl SessionControl {
         // Transitions wait for the revocation log's fsync: keep them off the async workers.
         let minted = tokio::task::spawn_blocking(move || f(&manager, previous, &client))
             .await
-            .map_err(|_| WebError::LayerMissing)??;
+            .map_err(|_| WebError::TaskFailed)??;
         let now = self.0.manager.now();
         // Fail here, at mint time, rather than have the browser silently drop the cookie.
         self.0

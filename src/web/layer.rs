@@ -10,14 +10,15 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
-use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE, USER_AGENT};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
 use tower::{Layer, Service};
 
 use super::cookies::Found;
+use super::origin::{self, Provenance};
 use super::state::{Client, CookieAction, RequestState, Shared};
-use super::{origin, WebConfig};
+use super::WebConfig;
 use crate::claims::Privilege;
 use crate::events::EventKind;
 use crate::SessionManager;
@@ -79,26 +80,30 @@ where
         let (manager, config) = (self.manager.clone(), self.config.clone());
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let shared = admit(&manager, &config, &parts);
-            if origin::is_state_changing(&parts.method)
-                && origin::is_foreign(&parts.headers, &config.allowed_origins, config.require_origin)
-            {
-                refuse_foreign(&shared);
-                return Ok(finish(&shared, StatusCode::FORBIDDEN.into_response()));
+            let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
+            let shared = admit(&manager, &config, &parts, provenance);
+            let foreign = match provenance {
+                Provenance::Foreign => true,
+                Provenance::Unknown => config.require_origin,
+                Provenance::SameOrigin => false,
+            };
+            if foreign && origin::is_state_changing(&parts.method) {
+                refuse_foreign(&shared).await;
+                return Ok(finish(&shared, &config, StatusCode::FORBIDDEN.into_response()));
             }
             let body = match scan_form(&parts, body, &shared, config.cookie.name()).await {
                 Ok(body) => body,
-                Err(status) => return Ok(finish(&shared, status.into_response())),
+                Err(status) => return Ok(finish(&shared, &config, status.into_response())),
             };
             parts.extensions.insert(shared.clone());
             let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(&shared, response))
+            Ok(finish(&shared, &config, response))
         })
     }
 }
 
 /// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
-fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts) -> Shared {
+fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts, provenance: Provenance) -> Shared {
     let client = client_of(config, parts);
     if query_has_token(parts, config.cookie.name()) {
         manager.emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
@@ -107,6 +112,8 @@ fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts) -> Sh
         session: None,
         cookie: CookieAction::Keep,
         client,
+        provenance,
+        presented_token: false,
     };
     // (token, whether it came in our cookie): a refused cookie is deleted, a refused bearer
     // token is simply ignored.
@@ -114,12 +121,21 @@ fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts) -> Sh
         Found::One(token) => Some((token, true)),
         Found::Duplicate => {
             manager.emit(EventKind::DuplicateCookie, None, &state.client.context());
+            state.presented_token = true;
+            None
+        }
+        Found::Invalid => {
+            state.presented_token = true;
+            state.cookie = CookieAction::Expire;
             None
         }
         Found::None if config.accept_bearer => bearer(parts).map(|t| (t, false)),
         Found::None => None,
     };
     if let Some((token, from_cookie)) = presented {
+        state.presented_token = true;
+        // Only in-memory work and background revocations here: nothing on this path waits
+        // for the disk, so it may run on the async worker.
         match manager.verify(token, &state.client.context()) {
             Ok(verified) => {
                 if let Some(next) = verified.replacement {
@@ -139,49 +155,83 @@ fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts) -> Sh
 }
 
 /// A foreign state-changing request: elevated privilege is dropped (a new token is minted)
-/// before the 403, so a forged cross-site form cannot ride a fresh re-authentication.
-fn refuse_foreign(shared: &Shared) {
+/// before the 403, so a forged cross-site form cannot ride a fresh re-authentication. The
+/// step-down waits for the revocation log, so it runs on the blocking pool.
+async fn refuse_foreign(shared: &Shared) {
+    let (session, client) = {
+        let mut st = shared.lock();
+        let client = st.client.clone();
+        shared
+            .manager
+            .emit(EventKind::ForeignOrigin, None, &client.context());
+        match st.session.take() {
+            Some(s) if s.privilege() == Privilege::Elevated => (s, client),
+            other => {
+                st.session = other;
+                return;
+            }
+        }
+    };
+    let manager = shared.manager.clone();
+    let result = tokio::task::spawn_blocking(move || manager.step_down(session, &client.context())).await;
     let mut st = shared.lock();
-    let client = st.client.clone();
-    shared
-        .manager
-        .emit(EventKind::ForeignOrigin, None, &client.context());
-    let Some(session) = st.session.take() else { return };
-    if session.privilege() != Privilege::Elevated {
-        st.session = Some(session);
-        return;
-    }
-    match shared.manager.step_down(session, &client.context()) {
-        Ok(minted) => {
+    match result {
+        Ok(Ok(minted)) => {
             st.cookie = CookieAction::Set(minted.token, minted.session.expires_at());
             st.session = Some(minted.session);
         }
         // The elevated token was not revoked; dropping the cookie is the safe fallback.
-        Err(_) => st.cookie = CookieAction::Expire,
+        _ => st.cookie = CookieAction::Expire,
     }
 }
 
-/// Applies the cookie action to the response.
-fn finish(shared: &Shared, mut response: Response) -> Response {
-    let action = std::mem::take(&mut shared.lock().cookie);
+/// Applies the cookie action and the headers every response of a session needs.
+fn finish(shared: &Shared, config: &WebConfig, mut response: Response) -> Response {
+    let (action, involved) = {
+        let mut st = shared.lock();
+        let action = std::mem::take(&mut st.cookie);
+        let involved = st.presented_token || st.session.is_some() || !matches!(action, CookieAction::Keep);
+        (action, involved)
+    };
     let settings = &shared.cookie_settings;
     let headers = response.headers_mut();
+    if let (true, Some(max_age)) = (settings.is_secure(), config.hsts) {
+        if !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
+            if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())) {
+                headers.insert(STRICT_TRANSPORT_SECURITY, v);
+            }
+        }
+    }
+    if involved {
+        // Pages of a session must not outlive it in any cache (the Back button after logout).
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     let cookie = match action {
         CookieAction::Keep => return response,
         CookieAction::Set(token, expires) => settings.set_cookie(&token, expires, shared.manager.now()),
         CookieAction::Expire => Ok(settings.clear_cookie()),
         CookieAction::Logout => {
-            headers.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+            headers.insert(
+                "clear-site-data",
+                HeaderValue::from_static("\"cache\", \"cookies\""),
+            );
             Ok(settings.clear_cookie())
         }
     };
     match cookie {
         Ok(value) => {
             headers.append(SET_COOKIE, value);
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(e) => {
+            // Checked when the token was minted; only a policy change in between gets here.
+            tracing::error!(target: "sealed_session::web", error = %e, "session cookie not sent");
+            let mut refused = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            refused
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            refused
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::origin::Provenance;
 use crate::binding::ClientContext;
 use crate::sealer::SealedToken;
 use crate::session::Session;
@@ -30,7 +31,7 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn context(&self) -> ClientContext<'_> {
-        ClientContext::new(self.ip, self.user_agent.as_ref().and_then(|v| v.to_str().ok()))
+        ClientContext::with_raw_user_agent(self.ip, self.user_agent.as_ref().map(http::HeaderValue::as_bytes))
     }
 }
 
@@ -38,6 +39,11 @@ pub(crate) struct RequestState {
     pub(crate) session: Option<Session>,
     pub(crate) cookie: CookieAction,
     pub(crate) client: Client,
+    /// Where the request says it comes from (privilege-raising transitions need
+    /// [`Provenance::SameOrigin`]).
+    pub(crate) provenance: Provenance,
+    /// A session token (valid or not) came with the request: the response must not be cached.
+    pub(crate) presented_token: bool,
 }
 
 /// Handle stored in request extensions; `Clone` because axum extensions must be.
