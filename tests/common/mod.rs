@@ -62,3 +62,6 @@ pub fn mallory() -> ClientContext<'static> {
 pub fn reason<T: std::fmt::Debug>(r: Result<T, Rejected>) -> Reason {
     r.expect_err("expected a rejection").reason()
 }
+
+#[cfg(feature = "web")]
+pub mod web;
