@@ -260,7 +260,7 @@ impl SessionManagerBuilder {
     /// ```
     /// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
     /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
-    /// let flood = FloodPolicy { max_invalid: 5, window: Duration::from_secs(10) };
+    /// let flood = FloodPolicy { max_invalid: 5, window: Duration::from_secs(10), ..FloodPolicy::default() };
     /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_flood_policy(flood).build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
