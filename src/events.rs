@@ -58,6 +58,9 @@ pub enum EventKind {
     DuplicateCookie,
     /// A state-changing request from a foreign origin dropped elevated privilege.
     ForeignOrigin,
+    /// A revocation generation reached a new pressure level (spec/revocation.md, "Growth"):
+    /// raise the filter capacity and find the source of the revocations.
+    RevocationPressure(crate::revocation::PressureLevel),
 }
 
 /// One security event.

@@ -136,7 +136,17 @@ impl SessionManager {
     }
 
     pub(crate) fn revoke_id(&self, epoch: Epoch, id: [u8; 16]) -> Result<(), StoreError> {
-        self.store.revoke(Revocation::Id { epoch, id })
+        let result = self.store.revoke(Revocation::Id { epoch, id });
+        // Checked on every outcome: a failed write still applied the revocation (fail closed).
+        // The set logged each alarm's generation and fill with `tracing::warn!` when raised.
+        while let Some(p) = self.store.set().take_pressure_alarm() {
+            self.emit(
+                EventKind::RevocationPressure(p.level),
+                None,
+                &ClientContext::default(),
+            );
+        }
+        result
     }
 
     pub(crate) fn revoke_session(
