@@ -22,6 +22,7 @@
 
 mod config;
 mod cutoffs;
+mod disk;
 mod file;
 mod filter;
 mod log;
@@ -29,6 +30,7 @@ mod pressure;
 mod set;
 mod snapshot;
 mod store;
+mod writer;
 
 pub use config::FilterConfig;
 pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
