@@ -11,7 +11,7 @@
 //! every one of its cells is shared with other busy keys.
 
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Independent rows; a key is over-counted only if all of its cells collide.
@@ -42,9 +42,7 @@ impl Sketch {
     /// event of a key per window.
     pub(crate) fn bump(&self, key: impl Hash, now: u64) -> u32 {
         let window = window_tag(now / self.window);
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let hash = h.finish();
+        let hash = self.hasher.hash_one(key);
         let mut estimate = u32::MAX;
         for row in 0..ROWS {
             // Row r takes its own 32-bit half of the hash, reduced to the row by multiply-shift.

@@ -128,7 +128,7 @@ fn level_code(level: PressureLevel) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use crate::claims::Epoch;
     use crate::revocation::{FilterConfig, PressureLevel, RevocationSet};
 

@@ -128,8 +128,7 @@ impl RevocationSet {
             })
     }
 
-    /// The oldest pressure alarm not yet taken. Each generation raises each level once, when
-    /// it first reaches it; the manager turns them into `RevocationPressure` events.
+    /// The oldest pressure alarm not yet taken (each level once per generation).
     pub(crate) fn take_pressure_alarm(&self) -> Option<Pressure> {
         self.alarms.take()
     }
