@@ -65,6 +65,9 @@ pub enum EventKind {
     TransitionRateLimited,
     /// A replaced token, accepted inside its grace window, tried to change the session.
     GraceCopyRefused,
+    /// A revocation generation reached a new pressure level (spec/revocation.md, "Growth"):
+    /// raise the filter capacity and find the source of the revocations.
+    RevocationPressure(crate::revocation::PressureLevel),
 }
 
 /// One security event.

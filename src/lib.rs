@@ -40,3 +40,6 @@ pub use keys::{KeyId, KeyRing, KeyState, SessionKey};
 pub use revocation::{FileStore, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore};
 pub use sealer::{Opened, SealedToken, Sealer, MAX_CONTEXT_LEN, MAX_LEEWAY};
 pub use wire::{UntrustedToken, FRAMING_LEN, MAX_TOKEN_BYTES, MAX_TOKEN_CHARS, VERSION};
+
+#[doc(hidden)]
+pub use flood::bench as __flood_bench;

@@ -144,7 +144,17 @@ impl SessionManager {
         id: [u8; 16],
         durability: Durability,
     ) -> Result<(), StoreError> {
-        self.store.revoke_with(Revocation::Id { epoch, id }, durability)
+        let result = self.store.revoke_with(Revocation::Id { epoch, id }, durability);
+        // Checked on every outcome: a failed write still applied the revocation (fail closed).
+        // The set logged each alarm's generation and fill with `tracing::warn!` when raised.
+        while let Some(p) = self.store.set().take_pressure_alarm() {
+            self.emit(
+                EventKind::RevocationPressure(p.level),
+                None,
+                &ClientContext::default(),
+            );
+        }
+        result
     }
 
     pub(crate) fn revoke_session(
@@ -272,7 +282,7 @@ impl SessionManagerBuilder {
     /// ```
     /// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
     /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
-    /// let flood = FloodPolicy { max_invalid: 5, window: Duration::from_secs(10) };
+    /// let flood = FloodPolicy { max_invalid: 5, window: Duration::from_secs(10), ..FloodPolicy::default() };
     /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_flood_policy(flood).build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use sealed_session::revocation::{
-    FileStore, FilterConfig, Revocation, RevocationStore, SnapshotError, StoreError, LOG_FILE, SNAPSHOT_FILE,
+    Durability, FileStore, FilterConfig, Revocation, RevocationStore, SnapshotError, StoreError, LOG_FILE,
+    SNAPSHOT_FILE,
 };
 use sealed_session::{Epoch, KeyId, KeyRing, KeyState, SessionId, SessionKey, UnixTime};
 
@@ -46,7 +47,9 @@ fn unhex(s: &str) -> [u8; 16] {
 }
 
 /// The child: revokes from three threads until killed (or 30 s pass, should the parent die),
-/// printing each revocation only after `revoke` returned `Ok`. Compacts every 8 KiB of log, so
+/// printing each revocation only after `revoke` returned `Ok`. A third of the ids are revoked
+/// with `Durability::Background` and printed as queued; the parent counts them acknowledged
+/// once a later synced revocation of the same thread is. Compacts every 8 KiB of log, so
 /// kills also land inside compactions.
 #[test]
 fn child_revoker() {
@@ -74,9 +77,15 @@ fn child_revoker() {
                             })
                             .unwrap();
                         println!("ack subject {subject} {}", cutoff.0);
+                    } else if n % 3 == 1 {
+                        // Queued, not acknowledged: durable once a later `revoke` of this
+                        // thread returns.
+                        let r = Revocation::Id { epoch: EPOCH, id };
+                        store.revoke_with(r, Durability::Background).unwrap();
+                        println!("bg {t} {}", hex(&id));
                     } else {
                         store.revoke(Revocation::Id { epoch: EPOCH, id }).unwrap();
-                        println!("ack id {}", hex(&id));
+                        println!("ack id {} {t}", hex(&id));
                     }
                 }
             });
@@ -110,6 +119,8 @@ fn acknowledged_revocations_survive_sigkill() {
         };
         let mut seen = 0;
         let mut killed = false;
+        // Background revocations per child thread not yet covered by a later acknowledgement.
+        let mut queued: BTreeMap<String, Vec<[u8; 16]>> = BTreeMap::new();
         if kill_after == 0 {
             child.kill().unwrap();
             killed = true;
@@ -118,13 +129,20 @@ fn acknowledged_revocations_survive_sigkill() {
             let line = line.unwrap();
             let mut words = line.split_whitespace();
             match (words.next(), words.next(), words.next(), words.next()) {
-                (Some("ack"), Some("id"), Some(id), None) => {
+                (Some("bg"), Some(t), Some(id), None) => {
+                    queued.entry(t.to_owned()).or_default().push(unhex(id));
+                    continue;
+                }
+                (Some("ack"), Some("id"), Some(id), Some(t)) => {
                     acked_ids.insert(unhex(id));
+                    acked_ids.extend(queued.remove(t).unwrap_or_default());
                 }
                 (Some("ack"), Some("subject"), Some(s), Some(t)) => {
                     let t: u64 = t.parse().unwrap();
                     let e = acked_cutoffs.entry(s.to_owned()).or_default();
                     *e = (*e).max(t);
+                    let thread = s.trim_start_matches("user");
+                    acked_ids.extend(queued.remove(thread).unwrap_or_default());
                 }
                 _ => continue, // test-harness chatter
             }

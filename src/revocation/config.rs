@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 
-/// Most filters a generation grows to; the last keeps absorbing inserts (see spec/revocation.md,
-/// "Growth").
+/// Most filters a generation grows to. The last keeps absorbing inserts once sealed (a
+/// revocation is never dropped: fail closed), so its false-positive rate then rises; the
+/// pressure alarm fires long before (spec/revocation.md, "Growth").
 pub(crate) const MAX_FILTERS: usize = 8;
 /// Largest accepted capacity per generation (2^28 entries, about 1 GiB of bits at 1e-6).
 const MAX_CAPACITY: usize = 1 << 28;

@@ -1,25 +1,28 @@
 //! The durable embedded store: a data directory with a MAC'd snapshot and an append-only,
 //! checksummed revocation log, fsync'd before a revocation is acknowledged.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 
 use super::config::FilterConfig;
+use super::disk::{create_private_dir, replay, write_snapshot};
 use super::log;
 use super::set::RevocationSet;
 use super::snapshot::RevocationSnapshot;
 use super::store::{Durability, Revocation, RevocationStore, StoreError};
+use super::writer::Queue;
 use crate::keys::KeyRing;
 
 /// Snapshot file name inside the data directory.
 pub const SNAPSHOT_FILE: &str = "revocations.snapshot";
 /// Log file name inside the data directory.
 pub const LOG_FILE: &str = "revocations.log";
-const SNAPSHOT_TMP: &str = "revocations.snapshot.tmp";
-/// Default log size that triggers a compaction (about 32,000 id revocations).
+pub(crate) const SNAPSHOT_TMP: &str = "revocations.snapshot.tmp";
+/// Default smallest log size that triggers a compaction (about 32,000 id revocations).
 const DEFAULT_COMPACT_AFTER: u64 = 1 << 20;
 
 /// What [`FileStore::open`] found on disk.
@@ -38,28 +41,44 @@ struct LogState {
     len: u64,
     /// Records appended since open (a sequence number for group commit).
     written: u64,
-    poisoned: bool,
 }
 
 /// The revocation store kept in a data directory (spec/revocation.md, "Durable store").
 ///
 /// `revoke` appends a checksummed record and fsyncs before returning `Ok`; concurrent revokers
-/// share one fsync (group commit). When the log passes a size threshold, the whole set is
-/// written as a snapshot (temp file, fsync, rename, fsync directory) and the log restarts.
-/// Opening loads the snapshot, replays the log and cuts a torn tail; it never resurrects a
-/// revocation that was acknowledged. One process per directory.
+/// share one fsync (group commit). [`Durability::Background`] revocations are applied at once
+/// and queued for a writer thread the store owns, which appends and fsyncs them in batches; a
+/// `Synced` revocation returns only once every `Background` one queued before it is durable
+/// too. When the log grows past the larger of [`compact_after`](Self::compact_after) and the
+/// last snapshot's size, the whole set is written as a snapshot (temp file, fsync, rename,
+/// fsync directory) and the log restarts. Opening loads the snapshot, replays the log and cuts
+/// a torn tail; it never resurrects a revocation that was acknowledged. Files are created
+/// `0600` and a directory the store creates `0700`. One process per directory. Dropping the
+/// store flushes the queue and joins the writer.
 pub struct FileStore {
+    inner: Arc<Inner>,
+    writer: Option<JoinHandle<()>>,
+}
+
+struct Inner {
     set: RevocationSet,
     keys: Arc<KeyRing>,
     dir: PathBuf,
     state: Mutex<LogState>,
     /// Highest record sequence known durable; held while an fsync runs.
     synced: Mutex<u64>,
+    /// After a failed fsync nothing written since the last good one can be trusted.
+    poisoned: AtomicBool,
     compact_after: AtomicU64,
+    /// Bytes of the snapshot last loaded or written.
+    snapshot_len: AtomicU64,
+    queue: Queue,
+    /// `Background` revocations that were enforced but never made durable.
+    dropped: AtomicU64,
     recovery: Recovery,
 }
 
-fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+pub(crate) fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
     move |source| StoreError::Io { context, source }
 }
 
@@ -69,30 +88,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl FileStore {
-    /// Opens (creating if needed) the store in `dir`: loads the snapshot, replays the log, and
-    /// cuts a torn or corrupt tail.
+    /// Opens (creating if needed) the store in `dir`: loads the snapshot, replays the log, cuts
+    /// a torn or corrupt tail, and starts the background writer.
     ///
     /// # Errors
     /// I/O failure; a snapshot refused by its MAC or key ([`StoreError::Snapshot`]) or made with
     /// another filter geometry; a log corrupt before its tail ([`StoreError::Corrupt`]).
     pub fn open(dir: &Path, keys: Arc<KeyRing>, config: FilterConfig) -> Result<Self, StoreError> {
-        fs::create_dir_all(dir).map_err(io("creating the data directory"))?;
+        create_private_dir(dir)?;
         let set = RevocationSet::new(config)?;
         let mut recovery = Recovery::default();
         match fs::remove_file(dir.join(SNAPSHOT_TMP)) {
             Err(e) if e.kind() != ErrorKind::NotFound => return Err(io("removing a stale snapshot")(e)),
             _ => {}
         }
+        let mut snapshot_len = 0;
         match fs::read(dir.join(SNAPSHOT_FILE)) {
             Ok(bytes) => {
                 set.merge(&RevocationSnapshot::from_bytes(&bytes, &keys)?)?;
                 recovery.snapshot_loaded = true;
+                snapshot_len = bytes.len() as u64;
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(io("reading the snapshot")(e)),
         }
-        let (file, len) = Self::replay(dir, &set, &mut recovery)?;
-        Ok(Self {
+        let (file, len) = replay(dir, &set, &mut recovery)?;
+        let inner = Arc::new(Inner {
             set,
             keys,
             dir: dir.to_path_buf(),
@@ -100,24 +121,54 @@ impl FileStore {
                 file: Arc::new(file),
                 len,
                 written: 0,
-                poisoned: false,
             }),
             synced: Mutex::new(0),
+            poisoned: AtomicBool::new(false),
             compact_after: AtomicU64::new(DEFAULT_COMPACT_AFTER),
+            snapshot_len: AtomicU64::new(snapshot_len),
+            queue: Queue::new(),
+            dropped: AtomicU64::new(0),
             recovery,
+        });
+        let worker = Arc::clone(&inner);
+        let writer = std::thread::Builder::new()
+            .name("revocation-writer".into())
+            .spawn(move || worker.run_writer())
+            .map_err(io("starting the revocation writer"))?;
+        Ok(Self {
+            inner,
+            writer: Some(writer),
         })
     }
 
-    /// Sets the log size in bytes after which `revoke` compacts (default 1 MiB).
+    /// Sets the smallest log size in bytes after which the log is compacted (default 1 MiB).
+    /// The log is compacted when it reaches the larger of this and the last snapshot's size,
+    /// so compaction costs O(1) amortized per logged byte however large the set grows.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{KeyRing, revocation::*};
+    /// # let dir = std::env::temp_dir().join(format!("ss-doc-compact-{}", std::process::id()));
+    /// let store = FileStore::open(&dir, Arc::new(KeyRing::generate()?), FilterConfig::default())?
+    ///     .compact_after(4 << 20);
+    /// # drop(store); std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn compact_after(self, bytes: u64) -> Self {
-        self.compact_after.store(bytes, Ordering::Relaxed);
+        self.inner.compact_after.store(bytes, Ordering::Relaxed);
         self
     }
 
     /// What opening found.
     pub fn recovery(&self) -> Recovery {
-        self.recovery
+        self.inner.recovery
+    }
+
+    /// [`Durability::Background`] revocations that were enforced in memory but not made
+    /// durable because the writer's queue was full or a write failed. Nonzero means a crash
+    /// could have forgotten some; each was also logged with `tracing::warn!`.
+    pub fn background_dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
     }
 
     /// Writes the whole set as the new snapshot and empties the log. Revocations wait while it
@@ -127,74 +178,124 @@ impl FileStore {
     /// # Errors
     /// I/O failure (the store is then unusable until reopened), or no primary key.
     pub fn compact(&self) -> Result<(), StoreError> {
-        self.compact_if_longer(0)
+        self.inner.compact_if_longer(0)
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        self.inner.queue.close();
+        if let Some(writer) = self.writer.take() {
+            // The writer flushes what is queued before it exits; it does not panic, and if it
+            // did there is nothing left to do here.
+            let _ = writer.join();
+        }
+    }
+}
+
+impl RevocationStore for FileStore {
+    fn set(&self) -> &RevocationSet {
+        &self.inner.set
     }
 
-    /// Compacts if the log holds at least `min_len` bytes once the locks are held (so
-    /// revokers crossing the threshold together compact once).
-    fn compact_if_longer(&self, min_len: u64) -> Result<(), StoreError> {
-        let mut synced = lock(&self.synced);
-        let mut st = lock(&self.state);
-        if st.poisoned {
-            return Err(StoreError::Poisoned);
+    fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError> {
+        revocation.validate()?;
+        match durability {
+            Durability::Local => {
+                revocation.apply_to(&self.inner.set);
+                Ok(())
+            }
+            Durability::Background => self.inner.revoke_background(&revocation),
+            Durability::Synced => self.inner.revoke_synced(&revocation),
         }
-        if st.len < min_len || (min_len > 0 && st.len == 0) {
-            return Ok(());
-        }
-        let bytes = self.set.snapshot().to_bytes(&self.keys)?;
-        self.write_snapshot(&bytes)?;
-        // The snapshot now holds every logged record; an empty log after a crash here is as
-        // good as the old one (replay is idempotent).
-        if let Err(e) = st.file.set_len(0).and_then(|()| st.file.sync_all()) {
-            st.poisoned = true;
-            return Err(io("truncating the log")(e));
-        }
-        st.len = 0;
-        *synced = st.written;
+    }
+}
+
+impl Inner {
+    fn revoke_synced(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let record = log::encode(revocation)?;
+        let (seq, len) = {
+            let mut st = lock(&self.state);
+            // Applied first (fails closed); written under the same lock so a compaction's
+            // snapshot holds every record already in the log.
+            revocation.apply_to(&self.set);
+            self.append(&mut st, Some(&record))?
+        };
+        self.sync_through(seq)?;
+        self.maybe_compact(len);
         Ok(())
     }
 
-    fn write_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        let tmp = self.dir.join(SNAPSHOT_TMP);
-        let mut f = File::create(&tmp).map_err(io("creating the snapshot"))?;
-        f.write_all(bytes).map_err(io("writing the snapshot"))?;
-        f.sync_all().map_err(io("syncing the snapshot"))?;
-        drop(f);
-        fs::rename(&tmp, self.dir.join(SNAPSHOT_FILE)).map_err(io("renaming the snapshot"))?;
-        sync_dir(&self.dir)
+    /// Applies at once and queues the record; never touches the log mutex or the disk.
+    fn revoke_background(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        revocation.apply_to(&self.set);
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
+        let record = log::encode(revocation)?;
+        if !self.queue.push(&record) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("revocation writer queue full: revocation enforced but not durable");
+        }
+        Ok(())
     }
 
-    fn replay(dir: &Path, set: &RevocationSet, recovery: &mut Recovery) -> Result<(File, u64), StoreError> {
-        let path = dir.join(LOG_FILE);
-        let existed = path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io("opening the log"))?;
-        if !existed {
-            sync_dir(dir)?; // the new log's directory entry must be durable before records are
+    /// The writer thread: appends and fsyncs whatever is queued, until the store is dropped.
+    fn run_writer(&self) {
+        loop {
+            let closed = self.queue.wait();
+            let appended = {
+                let mut st = lock(&self.state);
+                self.append(&mut st, None)
+            };
+            match appended {
+                Ok((seq, len)) => match self.sync_through(seq) {
+                    Ok(()) => self.maybe_compact(len),
+                    Err(e) => tracing::warn!(error = %e, "revocation writer: fsync failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "revocation writer: append failed"),
+            }
+            if closed {
+                return;
+            }
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io("reading the log"))?;
-        let scan = log::scan(&bytes)?;
-        for record in &scan.records {
-            record.apply_to(set);
+    }
+
+    /// Appends every queued `Background` record, then `own` (caller holds the log mutex, so
+    /// nothing queued before this call can be appended after it). Returns the sequence number
+    /// of the last record and the log length.
+    fn append(&self, st: &mut LogState, own: Option<&[u8]>) -> Result<(u64, u64), StoreError> {
+        let batch = self.queue.take();
+        if self.poisoned.load(Ordering::Acquire) {
+            self.drop_durability(batch.records);
+            return Err(StoreError::Poisoned);
         }
-        recovery.records_replayed = scan.records.len();
-        let valid = scan.valid_len as u64;
-        if scan.valid_len < bytes.len() {
-            recovery.tail_bytes_cut = (bytes.len() - scan.valid_len) as u64;
+        let mut bytes = batch.bytes;
+        bytes.extend_from_slice(own.unwrap_or_default());
+        if bytes.is_empty() {
+            return Ok((st.written, st.len));
+        }
+        if let Err(e) = (&*st.file).write_all(&bytes) {
+            // A partial record followed by later ones would make the log corrupt, not torn.
+            if st.file.set_len(st.len).is_err() {
+                self.poisoned.store(true, Ordering::Release);
+            }
+            self.drop_durability(batch.records);
+            return Err(io("appending to the log")(e));
+        }
+        st.len += bytes.len() as u64;
+        st.written += (batch.records + usize::from(own.is_some())) as u64;
+        Ok((st.written, st.len))
+    }
+
+    fn drop_durability(&self, records: usize) {
+        if records > 0 {
+            self.dropped.fetch_add(records as u64, Ordering::Relaxed);
             tracing::warn!(
-                cut = recovery.tail_bytes_cut,
-                "revocation log: cutting a torn or corrupt tail"
+                records,
+                "revocation writer: queued revocations enforced but not durable"
             );
-            file.set_len(valid)
-                .and_then(|()| file.sync_all())
-                .map_err(io("cutting the log tail"))?;
         }
-        Ok((file, valid))
     }
 
     /// Waits until record `seq` is on disk, running the fsync itself if no one else has.
@@ -203,11 +304,11 @@ impl FileStore {
         if *synced >= seq {
             return Ok(()); // a concurrent revoker's fsync covered this record
         }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
         let (file, target) = {
             let st = lock(&self.state);
-            if st.poisoned {
-                return Err(StoreError::Poisoned);
-            }
             (Arc::clone(&st.file), st.written)
         };
         match file.sync_data() {
@@ -218,59 +319,50 @@ impl FileStore {
             Err(e) => {
                 // After a failed fsync the kernel may have dropped the dirty pages: nothing
                 // written since the last good fsync can be trusted (PostgreSQL "fsyncgate").
-                lock(&self.state).poisoned = true;
+                self.poisoned.store(true, Ordering::Release);
                 Err(io("syncing the log")(e))
             }
         }
     }
-}
 
-impl RevocationStore for FileStore {
-    fn set(&self) -> &RevocationSet {
-        &self.set
-    }
-
-    fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError> {
-        revocation.validate()?;
-        if durability == Durability::Local {
-            revocation.apply_to(&self.set);
-            return Ok(());
-        }
-        // TODO(background writer): `Background` is written synchronously for now.
-        let record = log::encode(&revocation)?;
-        let (seq, len) = {
-            let mut st = lock(&self.state);
-            if st.poisoned {
-                return Err(StoreError::Poisoned);
-            }
-            // Applied first (fails closed); written under the same lock so a compaction's
-            // snapshot holds every record already in the log.
-            revocation.apply_to(&self.set);
-            if let Err(e) = (&*st.file).write_all(&record) {
-                // A partial record followed by later ones would make the log corrupt, not torn.
-                if st.file.set_len(st.len).is_err() {
-                    st.poisoned = true;
-                }
-                return Err(io("appending to the log")(e));
-            }
-            st.len += record.len() as u64;
-            st.written += 1;
-            (st.written, st.len)
-        };
-        self.sync_through(seq)?;
-        let threshold = self.compact_after.load(Ordering::Relaxed);
+    /// Compacts once the log is at least as long as the threshold and the last snapshot, so
+    /// rewriting the snapshot is paid for by as many bytes of log.
+    fn maybe_compact(&self, len: u64) {
+        let threshold = self
+            .compact_after
+            .load(Ordering::Relaxed)
+            .max(self.snapshot_len.load(Ordering::Relaxed))
+            .max(1);
         if len >= threshold {
-            // The revocation is already durable; a failed compaction leaves the log in place.
+            // The records are already durable; a failed compaction leaves the log in place.
             if let Err(e) = self.compact_if_longer(threshold) {
                 tracing::warn!(error = %e, "revocation store: compaction failed");
             }
         }
+    }
+
+    /// Compacts if the log holds at least `min_len` bytes once the locks are held (so
+    /// revokers crossing the threshold together compact once).
+    fn compact_if_longer(&self, min_len: u64) -> Result<(), StoreError> {
+        let mut synced = lock(&self.synced);
+        let mut st = lock(&self.state);
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
+        if st.len < min_len || (min_len > 0 && st.len == 0) {
+            return Ok(());
+        }
+        let bytes = self.set.snapshot().to_bytes(&self.keys)?;
+        write_snapshot(&self.dir, &bytes)?;
+        self.snapshot_len.store(bytes.len() as u64, Ordering::Relaxed);
+        // The snapshot now holds every logged record; an empty log after a crash here is as
+        // good as the old one (replay is idempotent).
+        if let Err(e) = st.file.set_len(0).and_then(|()| st.file.sync_all()) {
+            self.poisoned.store(true, Ordering::Release);
+            return Err(io("truncating the log")(e));
+        }
+        st.len = 0;
+        *synced = st.written;
         Ok(())
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("syncing the data directory"))
 }

@@ -22,15 +22,19 @@
 
 mod config;
 mod cutoffs;
+mod disk;
 mod file;
 mod filter;
 mod log;
+mod pressure;
 mod set;
 mod snapshot;
 mod store;
+mod writer;
 
 pub use config::FilterConfig;
 pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
+pub use pressure::{Pressure, PressureLevel};
 pub use set::RevocationSet;
 pub use snapshot::{RevocationSnapshot, SnapshotError, SNAPSHOT_VERSION};
 pub use store::{Durability, MemoryStore, Revocation, RevocationStore, StoreError};

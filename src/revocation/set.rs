@@ -1,7 +1,7 @@
 //! The generation ring: one growable run of Bloom filters per generation, published through
 //! `ArcSwap` so lookups never lock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use super::config::{FilterConfig, Geometry, MAX_FILTERS};
 use super::cutoffs::{KillSwitch, SubjectCutoffs};
 use super::filter::Filter;
+use super::pressure::{self, Alarms, Pressure};
 use super::snapshot::{FilterSnapshot, GenerationSnapshot, RevocationSnapshot};
 use crate::claims::{Epoch, EPOCH_SECONDS, TIME_ORIGIN};
 use crate::clock::UnixTime;
@@ -19,6 +20,8 @@ use crate::sealer::MAX_LEEWAY;
 struct Generation {
     number: u64,
     filters: Vec<Arc<Filter>>,
+    /// The worst pressure level this generation has raised (carried over when it grows).
+    alarmed: Arc<AtomicU8>,
 }
 
 /// An immutable view of the live generations, sorted by number. Replaced as a whole (cheap:
@@ -55,6 +58,7 @@ pub struct RevocationSet {
     first_live: AtomicU64,
     subjects: SubjectCutoffs,
     kill: KillSwitch,
+    alarms: Alarms,
 }
 
 impl RevocationSet {
@@ -71,6 +75,7 @@ impl RevocationSet {
             first_live: AtomicU64::new(0),
             subjects: SubjectCutoffs::new(),
             kill: KillSwitch::new(),
+            alarms: Alarms::new(),
         })
     }
 
@@ -87,15 +92,50 @@ impl RevocationSet {
         }
         {
             let table = self.table.load();
-            if let Some(last) = table.find(number).and_then(|g| g.filters.last()) {
-                if !last.is_sealed() {
-                    last.insert(id);
+            if let Some(g) = table.find(number) {
+                if let Some(last) = g.filters.last().filter(|f| !f.is_sealed()) {
+                    // Only the last possible filter seals without a successor to take over.
+                    if last.insert(id) && g.filters.len() >= MAX_FILTERS {
+                        self.observe(g);
+                    }
                     return;
                 }
             }
         }
         if let Some(filter) = self.writable_filter(number) {
             filter.insert(id);
+            if let Some(g) = self.table.load().find(number) {
+                self.observe(g);
+            }
+        }
+    }
+
+    /// The most pressured live generation now, if any is past [`PressureLevel::Elevated`]
+    /// (see spec/revocation.md, "Growth"). For dashboards and health checks.
+    ///
+    /// [`PressureLevel::Elevated`]: super::PressureLevel::Elevated
+    pub fn pressure(&self) -> Option<Pressure> {
+        let target = self.config.false_positive_rate();
+        let table = self.table.load();
+        table
+            .generations
+            .iter()
+            .filter_map(|g| pressure::assess(g.number, &g.filters, target))
+            .max_by(|a, b| {
+                (a.level, a.false_positive_estimate)
+                    .partial_cmp(&(b.level, b.false_positive_estimate))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+    }
+
+    /// The oldest pressure alarm not yet taken (each level once per generation).
+    pub(crate) fn take_pressure_alarm(&self) -> Option<Pressure> {
+        self.alarms.take()
+    }
+
+    fn observe(&self, g: &Generation) {
+        if let Some(p) = pressure::assess(g.number, &g.filters, self.config.false_positive_rate()) {
+            self.alarms.raise(&g.alarmed, p);
         }
     }
 
@@ -208,6 +248,9 @@ impl RevocationSet {
                 for (mine, theirs) in filters.iter().zip(&g.filters) {
                     mine.or_words(theirs.words.iter().copied());
                 }
+                if let Some(mine) = self.table.load().find(g.number) {
+                    self.observe(mine);
+                }
             }
         }
         for (subject, cutoff) in &other.subjects {
@@ -305,6 +348,10 @@ impl RevocationSet {
     fn ensure_filters(&self, number: u64, count: usize) -> Vec<Arc<Filter>> {
         let table = self.table.load_full();
         let mut filters = table.find(number).map(|g| g.filters.clone()).unwrap_or_default();
+        let alarmed = table
+            .find(number)
+            .map(|g| Arc::clone(&g.alarmed))
+            .unwrap_or_default();
         if filters.len() >= count {
             return filters;
         }
@@ -323,6 +370,7 @@ impl RevocationSet {
             Arc::new(Generation {
                 number,
                 filters: filters.clone(),
+                alarmed,
             }),
         );
         self.table.store(Arc::new(Table { generations }));

@@ -1,0 +1,190 @@
+//! Growth pressure on the revocation filters: how close a generation is to exhausting its
+//! growth, reported to operators long before false positives rise (spec/revocation.md,
+//! "Growth").
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use super::config::MAX_FILTERS;
+use super::filter::Filter;
+
+/// How far a generation has grown towards saturation. Ordered: later is worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum PressureLevel {
+    /// The generation has opened its third filter: it holds more than three times the
+    /// configured capacity. The capacity is too small for this traffic, or one source is
+    /// revoking far more than users log out.
+    Elevated,
+    /// The generation has opened its second-to-last filter (more than 63 times capacity); at
+    /// a constant rate it saturates after about three times as long again as it took to get
+    /// here.
+    Critical,
+    /// The last filter is full, or the false-positive estimate is above ten times the target:
+    /// valid sessions of this generation are being refused as revoked more often than
+    /// configured, until the generation expires.
+    Saturated,
+}
+
+/// The pressure on one generation (see [`RevocationSet::pressure`](super::RevocationSet::pressure)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Pressure {
+    /// The generation (hour-epoch divided by epochs per generation).
+    pub generation: u64,
+    /// How far it has grown.
+    pub level: PressureLevel,
+    /// Filters it has grown (at most 8).
+    pub filters: usize,
+    /// Fraction of the newest filter's bits that are set (it is sealed near 0.5).
+    pub last_filter_fill: f64,
+    /// Estimated false-positive probability of one probe in this generation.
+    pub false_positive_estimate: f64,
+}
+
+/// Edge-triggered alarms: each generation raises each level at most once.
+pub(crate) struct Alarms {
+    pending: Mutex<VecDeque<Pressure>>,
+}
+
+/// Pending alarms kept for `take`; older ones are dropped (they were logged when raised).
+const MAX_PENDING: usize = 64;
+/// False-positive estimate, as a multiple of the target, that counts as saturated.
+const SATURATED_FP_FACTOR: f64 = 10.0;
+
+impl Alarms {
+    pub(crate) fn new() -> Self {
+        Self {
+            pending: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Raises `p` if its generation has not yet raised this level or a worse one (`raised`
+    /// is that generation's record). Logs a warning when it does.
+    pub(crate) fn raise(&self, raised: &AtomicU8, p: Pressure) {
+        let code = level_code(p.level);
+        if raised.fetch_max(code, Ordering::AcqRel) >= code {
+            return;
+        }
+        tracing::warn!(
+            generation = p.generation,
+            level = ?p.level,
+            filters = p.filters,
+            fill = p.last_filter_fill,
+            false_positive_estimate = p.false_positive_estimate,
+            "revocation filter pressure: raise FilterConfig capacity and find the source of the revocations"
+        );
+        let mut q = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if q.len() >= MAX_PENDING {
+            q.pop_front();
+        }
+        q.push_back(p);
+    }
+
+    /// The oldest alarm not yet taken.
+    pub(crate) fn take(&self) -> Option<Pressure> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+    }
+}
+
+/// The pressure on a generation with `filters`, if any, given the false-positive `target`.
+pub(crate) fn assess(generation: u64, filters: &[std::sync::Arc<Filter>], target: f64) -> Option<Pressure> {
+    let last = filters.last()?;
+    let false_positive_estimate: f64 = filters.iter().map(|f| f.false_positive_estimate()).sum();
+    let saturated = (filters.len() >= MAX_FILTERS && last.is_sealed())
+        || false_positive_estimate > SATURATED_FP_FACTOR * target;
+    let level = if saturated {
+        PressureLevel::Saturated
+    } else if filters.len() >= MAX_FILTERS - 1 {
+        PressureLevel::Critical
+    } else if filters.len() >= 3 {
+        PressureLevel::Elevated
+    } else {
+        return None;
+    };
+    Some(Pressure {
+        generation,
+        level,
+        filters: filters.len(),
+        last_filter_fill: last.set_bits() as f64 / last.geometry().bits().max(1) as f64,
+        false_positive_estimate,
+    })
+}
+
+fn level_code(level: PressureLevel) -> u8 {
+    match level {
+        PressureLevel::Elevated => 1,
+        PressureLevel::Critical => 2,
+        PressureLevel::Saturated => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use crate::claims::Epoch;
+    use crate::revocation::{FilterConfig, PressureLevel, RevocationSet};
+
+    fn id(i: u64) -> [u8; 16] {
+        // Spread over both halves like the CSPRNG ids the filters expect.
+        let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x0123_4567_89ab_cdef;
+        let y = x.rotate_left(29).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&x.to_le_bytes());
+        out[8..].copy_from_slice(&y.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn alarms_fire_once_per_level_per_generation_before_saturation() {
+        let set = RevocationSet::new(
+            FilterConfig::default()
+                .with_capacity(4)
+                .with_false_positive_rate(0.01),
+        )
+        .unwrap();
+        let mut raised = Vec::new();
+        let mut i = 0u64;
+        while set.pressure().map(|p| p.level) != Some(PressureLevel::Saturated) {
+            set.insert(Epoch(7), &id(i));
+            i += 1;
+            while let Some(p) = set.take_pressure_alarm() {
+                raised.push((p.level, p.filters, i));
+            }
+            assert!(i < 100_000, "never saturated");
+        }
+        let levels: Vec<_> = raised.iter().map(|r| r.0).collect();
+        assert_eq!(
+            levels,
+            [
+                PressureLevel::Elevated,
+                PressureLevel::Critical,
+                PressureLevel::Saturated
+            ]
+        );
+        assert_eq!(raised[0].1, 3);
+        assert_eq!(raised[1].1, 7);
+        // Critical fires with at least two thirds of the growth room left.
+        assert!(raised[1].2 * 3 < raised[2].2, "{raised:?}");
+        for j in i..i + 100 {
+            set.insert(Epoch(7), &id(j));
+        }
+        assert!(set.take_pressure_alarm().is_none(), "edge-triggered");
+        // Another generation has its own alarms.
+        for j in 0..40 {
+            set.insert(Epoch(8), &id(1_000_000 + j));
+        }
+        assert_eq!(
+            set.take_pressure_alarm().map(|p| (p.generation, p.level)),
+            Some((8, PressureLevel::Elevated))
+        );
+        assert_eq!(set.pressure().map(|p| p.generation), Some(7));
+    }
+}
