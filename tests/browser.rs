@@ -53,6 +53,21 @@ macro_rules! scenario_tests {
             fn logout_then_replay() {
                 browser_support::check($bank, Scenario::LogoutReplay, $attack_succeeds);
             }
+
+            #[test]
+            fn login_csrf_from_plain_http_on_the_same_host() {
+                browser_support::check($bank, Scenario::LoginCsrfPlainHttp, $attack_succeeds);
+            }
+
+            #[test]
+            fn login_csrf_from_a_sibling_subdomain() {
+                browser_support::check($bank, Scenario::LoginCsrfSibling, $attack_succeeds);
+            }
+
+            #[test]
+            fn junk_cookie_from_a_sibling_subdomain() {
+                browser_support::check($bank, Scenario::JunkCookie, $attack_succeeds);
+            }
         }
     };
 }

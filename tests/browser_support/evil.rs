@@ -68,3 +68,34 @@ pub fn router(bank_cookie: &'static str, account_path: &'static str, payload: Pa
         }),
     )
 }
+
+/// A lure page whose one button posts the attacker's credentials to `login_url` (login
+/// CSRF): the victim who clicks it is signed in as the attacker (the seed's ghost session,
+/// planted without touching a cookie).
+pub fn login_csrf_router(login_url: String, fields: [(&'static str, &'static str); 2]) -> Router {
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| format!("<input type=hidden name={name} value={value}>"))
+        .collect();
+    let page = format!(
+        "<h1>You won a prize</h1><form id=csrf method=post action=\"{login_url}\">{inputs}\
+         <button type=submit>Claim it</button></form>"
+    );
+    Router::new().route("/prize", get(move || async move { Html(page.clone()) }))
+}
+
+/// A page that plants one cookie for the whole parent domain whose value is not ASCII
+/// (`junk=été`), as any sibling subdomain may: it must not cost the victim the bank session.
+pub fn junk_cookie_router() -> Router {
+    Router::new().route(
+        "/",
+        get(|| async {
+            let mut resp: Response = Html("<h1>Nothing to see</h1>").into_response();
+            let line = format!("junk=\u{e9}t\u{e9}; Domain={BANK_DOMAIN}; Path=/; Secure");
+            if let Ok(v) = HeaderValue::from_bytes(line.as_bytes()) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }),
+    )
+}

@@ -19,6 +19,7 @@
 #![allow(unreachable_pub)]
 
 pub mod chrome;
+pub mod csrf;
 pub mod evil;
 pub mod naive;
 pub mod proxy;

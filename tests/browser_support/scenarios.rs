@@ -1,10 +1,11 @@
-//! The five attacks of issue 4, item 6 (after the seed's Wikipedia scenarios), each played
+//! The session-fixation attacks of the seeds (their Wikipedia scenarios) and login CSRF, each played
 //! in real browsers against any [`BankUnderTest`]. A scenario answers whether the attacker
 //! got what they were after, with evidence; token values never appear in the evidence.
 
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::chrome::StoredCookie;
+use super::csrf;
 use super::tls::{Seen, Site};
 use super::{evil, Outcome, Res, World, BANK_DOMAIN, BANK_HOST, EVIL_HOST};
 
@@ -21,6 +22,12 @@ pub enum Scenario {
     GhostSession,
     /// After logout, the old cookie value is presented again.
     LogoutReplay,
+    /// A lure on `http://` + the bank's host and port posts the attacker's login.
+    LoginCsrfPlainHttp,
+    /// A lure on a sibling subdomain posts the attacker's login.
+    LoginCsrfSibling,
+    /// A sibling subdomain plants a non-ASCII cookie for the parent domain.
+    JunkCookie,
 }
 
 /// Plays `scenario` in `world`.
@@ -31,6 +38,9 @@ pub async fn run(world: &World, scenario: Scenario) -> Res<Outcome> {
         Scenario::SubdomainTossing => subdomain_tossing(world).await?,
         Scenario::GhostSession => ghost_session(world).await?,
         Scenario::LogoutReplay => logout_replay(world).await?,
+        Scenario::LoginCsrfPlainHttp => csrf::login_csrf(world, csrf::LureOrigin::PlainHttpSameHost).await?,
+        Scenario::LoginCsrfSibling => csrf::login_csrf(world, csrf::LureOrigin::SiblingSubdomain).await?,
+        Scenario::JunkCookie => csrf::junk_cookie(world).await?,
     };
     let scenario = match scenario {
         Scenario::UrlFixation => "URL fixation",
@@ -38,6 +48,9 @@ pub async fn run(world: &World, scenario: Scenario) -> Res<Outcome> {
         Scenario::SubdomainTossing => "cross-subdomain cookie tossing",
         Scenario::GhostSession => "ghost session",
         Scenario::LogoutReplay => "logout then replay",
+        Scenario::LoginCsrfPlainHttp => "login CSRF from a plain-HTTP page on the bank's host",
+        Scenario::LoginCsrfSibling => "login CSRF from a sibling subdomain",
+        Scenario::JunkCookie => "non-ASCII junk cookie from a sibling subdomain",
     };
     evidence.insert(0, CLIENTS.to_owned());
     Ok(Outcome {
@@ -48,7 +61,7 @@ pub async fn run(world: &World, scenario: Scenario) -> Res<Outcome> {
     })
 }
 
-type Found = Res<(bool, Vec<String>)>;
+pub type Found = Res<(bool, Vec<String>)>;
 
 const CLIENTS: &str = "two Chromium profiles: the victim's from 127.0.0.1, the attacker's from 127.66.6.6 \
      (through its proxy) with another User-Agent";

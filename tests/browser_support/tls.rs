@@ -53,7 +53,19 @@ pub struct Site {
     pub origin: String,
     /// What this site received.
     pub wiretap: Wiretap,
+    plain: PlainHttp,
     accept: JoinHandle<()>,
+}
+
+/// What a network attacker serves on the site's own host and port over plain HTTP (a page
+/// of `http://<host>:<port>`, another origin than `https://<host>:<port>`).
+#[derive(Clone, Default)]
+struct PlainHttp(Arc<Mutex<Option<Router>>>);
+
+impl PlainHttp {
+    fn get(&self) -> Option<Router> {
+        self.0.lock().ok().and_then(|r| r.clone())
+    }
 }
 
 impl Site {
@@ -66,12 +78,36 @@ impl Site {
         let router = app(&origin);
         let acceptor = TlsAcceptor::from(Arc::new(server_config()?));
         let wiretap = Wiretap::default();
-        let accept = tokio::spawn(accept_loop(listener, acceptor, router, wiretap.clone()));
+        let plain = PlainHttp::default();
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            router,
+            wiretap.clone(),
+            plain.clone(),
+        ));
         Ok(Site {
             origin,
             wiretap,
+            plain,
             accept,
         })
+    }
+
+    /// From now on, connections that do not start a TLS handshake get `router` over plain
+    /// HTTP, as if a network attacker answered `http://<host>:<port>`.
+    pub fn serve_plain_http(&self, router: Router) {
+        if let Ok(mut r) = self.plain.0.lock() {
+            *r = Some(router);
+        }
+    }
+
+    /// `http://<host>:<port>` followed by `path_and_query`.
+    pub fn plain_url(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{path_and_query}",
+            self.origin.replacen("https://", "http://", 1)
+        )
     }
 
     /// `origin` followed by `path_and_query`.
@@ -102,7 +138,13 @@ fn server_config() -> Res<rustls::ServerConfig> {
     Ok(config)
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Router, wiretap: Wiretap) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: Router,
+    wiretap: Wiretap,
+    plain: PlainHttp,
+) {
     loop {
         let Ok((tcp, peer)) = listener.accept().await else {
             continue;
@@ -110,7 +152,22 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Route
         let acceptor = acceptor.clone();
         let router = router.clone();
         let wiretap = wiretap.clone();
+        let plain = plain.get();
         tokio::spawn(async move {
+            // A TLS connection starts with a handshake record (content type 22).
+            let mut first = [0u8; 1];
+            let is_tls = matches!(tcp.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+            if !is_tls {
+                if let Some(plain) = plain {
+                    let service = hyper::service::service_fn(move |req| {
+                        serve_one(plain.clone(), Wiretap::default(), peer, req)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                }
+                return;
+            }
             // Chromium opens speculative connections it may abandon mid-handshake.
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
