@@ -102,8 +102,9 @@ impl Epoch {
 }
 
 /// A keyed 128-bit hash of the client context the token is bound to (zero when unbound).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct BindingHash(pub [u8; 16]);
+redacted_debug!(BindingHash);
 
 /// Token flags. Bits not defined here must be zero, or the token is refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

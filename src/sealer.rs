@@ -44,8 +44,9 @@ impl fmt::Debug for SealedToken {
     }
 }
 
-/// A token that opened and passed the time checks.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A token that opened and passed the time checks. `Debug` leaves out the nonce (it is the
+/// token id and keys the binding value).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Opened {
     /// The key that sealed it.
     pub key_id: KeyId,
@@ -55,6 +56,15 @@ pub struct Opened {
     pub claims: Claims,
     /// The token's nonce (the binding MAC is keyed per token by it).
     pub nonce: [u8; NONCE_LEN],
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("key_id", &self.key_id)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seals claims into tokens and opens them, for one application context.

@@ -143,6 +143,28 @@ fn inspect_prints_claims_of_a_minted_token_and_rejects_a_tampered_one() {
 
     let from_stdin = cli_stdin(&[&inspect[..], &["-"]].concat(), &format!("{token}\n"));
     assert!(from_stdin.status.success(), "{}", stderr(&from_stdin));
+    let crlf = cli_stdin(&[&inspect[..], &["-"]].concat(), &format!("{token}\r\n"));
+    assert!(crlf.status.success(), "{}", stderr(&crlf));
+    // Nothing but one line terminator is taken off: padded text is not a token.
+    for padded in [
+        format!(" {token}"),
+        format!("{token} "),
+        format!("{token}\n"),
+        format!("\t{token}"),
+    ] {
+        let o = cli(&[&inspect[..], &[padded.as_str()]].concat());
+        assert_eq!(stderr(&o).trim(), "rejected: malformed", "{padded:?}");
+    }
+    for padded in [
+        format!(" {token}\n"),
+        format!("{token} \n"),
+        format!("{token}\n\n"),
+    ] {
+        let o = cli_stdin(&[&inspect[..], &["-"]].concat(), &padded);
+        assert_eq!(stderr(&o).trim(), "rejected: malformed", "{padded:?}");
+    }
+    // A minted token's epoch covers its session deadline.
+    assert!(json["epoch"].as_u64().unwrap() >= (1_795_000_000u64 + 86_400 - 1_704_067_200) / 3600);
 
     let mut chars: Vec<char> = token.chars().collect();
     let mid = chars.len() / 2;

@@ -23,7 +23,7 @@ fn claims() -> Claims {
         session_id: SessionId([7; 16]),
         subject: Some("alice".into()),
         privilege: Privilege::Authenticated,
-        epoch: Epoch::containing(iat),
+        epoch: Epoch::containing(UnixTime(iat.0 + 3600)),
         issued_at: iat,
         expires_at: UnixTime(iat.0 + 1800),
         session_deadline: UnixTime(iat.0 + 3600),
@@ -354,4 +354,21 @@ fn debug_never_shows_secrets_or_tokens() {
     assert_eq!(key_debug, "SessionKey(..)");
     assert_eq!(token_debug, "SealedToken(..) SealedToken(..)");
     assert_eq!(rejected.to_string(), "session token rejected");
+    // An opened token's Debug names no identifier, nonce or binding value.
+    let opened = sealer.open_at(token.expose_secret(), NOW).unwrap();
+    let opened_debug = format!("{opened:?} {opened:#?}");
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    for secret_part in [
+        format!("{:?}", opened.nonce),
+        hex(&opened.nonce),
+        format!("{:?}", opened.claims.session_id.0),
+        format!("{:?}", opened.token_id.0),
+        format!("{:?}", opened.claims.binding.0),
+    ] {
+        assert!(
+            !opened_debug.contains(&secret_part),
+            "Debug shows {secret_part}: {opened_debug}"
+        );
+    }
+    assert!(opened_debug.contains("SessionId(..)") && opened_debug.contains("BindingHash(..)"));
 }

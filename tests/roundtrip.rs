@@ -89,7 +89,12 @@ mod arbitrary_claims {
                 session_id: SessionId(session_id),
                 subject,
                 privilege: Privilege::from_u8(privilege).unwrap(),
-                epoch: Epoch(Epoch::containing(issued_at).0 + u64::from(epoch_offset)),
+                // The epoch may be any hour from the deadline's on (the format requires it to
+                // cover the deadline).
+                epoch: Epoch(
+                    (Epoch::containing(issued_at).0 + u64::from(epoch_offset))
+                        .max(Epoch::containing(UnixTime(issued_at.0 + deadline)).0),
+                ),
                 issued_at,
                 expires_at,
                 session_deadline: UnixTime(issued_at.0 + deadline),
@@ -144,6 +149,11 @@ mod arbitrary_claims {
             c.issued_at = UnixTime(TIME_ORIGIN.0 - extra);
             c.authenticated_at = c.issued_at;
             prop_assert!(refused(&sealer, &c), "issued before 2024");
+            if let Some(before) = Epoch::containing(claims.session_deadline).0.checked_sub(1) {
+                let mut c = claims.clone();
+                c.epoch = Epoch(before);
+                prop_assert!(refused(&sealer, &c), "epoch before the hour of the session deadline");
+            }
             if let Some(before) = Epoch::containing(claims.issued_at).0.checked_sub(1) {
                 let mut c = claims.clone();
                 c.epoch = Epoch(before);

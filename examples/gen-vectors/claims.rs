@@ -96,6 +96,17 @@ pub(crate) fn cases(g: &mut Gen) {
             with(&|w| w.expires_in = w.session_deadline_in + 1),
         ),
         (
+            "epoch_before_deadline_epoch",
+            "epoch one hour before the hour containing the session deadline: the session's \
+             revocations would expire while the token still opens",
+            with(&|w| w.epoch_offset -= 1),
+        ),
+        (
+            "epoch_at_hour_of_issue",
+            "epoch_offset 0 with a 24-hour session (the epoch must contain the deadline)",
+            with(&|w| w.epoch_offset = 0),
+        ),
+        (
             "subject_65_bytes",
             "a 65-byte subject inside a sealed plaintext (limit 64)",
             with(&|w| w.subject = vec![b's'; 65]),

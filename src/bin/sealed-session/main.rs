@@ -231,7 +231,8 @@ fn sealer(args: &SealerArgs) -> Result<(Sealer, UnixTime), CliError> {
 fn inspect(args: &SealerArgs, leeway: u64, token: &str) -> Result<(), CliError> {
     let (sealer, now) = sealer(args)?;
     let sealer = sealer.with_leeway(Duration::from_secs(leeway))?;
-    let token = if token == "-" {
+    let from_stdin = token == "-";
+    let token = if from_stdin {
         let mut text = Zeroizing::new(String::new());
         std::io::stdin()
             .read_to_string(&mut text)
@@ -240,8 +241,17 @@ fn inspect(args: &SealerArgs, leeway: u64, token: &str) -> Result<(), CliError> 
     } else {
         Zeroizing::new(token.to_owned())
     };
+    // `-` reads one line: its terminator (LF or CRLF) is not part of the token. Nothing else
+    // is trimmed: text with spaces around the token is not a token (spec/format.md §2, §10).
+    let text = token.as_str();
+    let text = if from_stdin {
+        text.strip_suffix('\n')
+            .map_or(text, |t| t.strip_suffix('\r').unwrap_or(t))
+    } else {
+        text
+    };
     let opened = sealer
-        .open_at(token.trim(), now)
+        .open_at(text, now)
         .map_err(|r| CliError::Rejected(r.reason()))?;
     let text = serde_json::to_string_pretty(&render::Inspected::new(&opened))?;
     println!("{text}");
@@ -269,7 +279,8 @@ fn mint(
             Level::Authenticated => Privilege::Authenticated,
             Level::Elevated => Privilege::Elevated,
         },
-        epoch: Epoch::containing(now),
+        // The session's revocations must live as long as the session (spec/format.md §8).
+        epoch: Epoch::containing(now.saturating_add(Duration::from_secs(lifetime.into()))),
         issued_at: now,
         expires_at: now.saturating_add(Duration::from_secs(ttl.into())),
         session_deadline: now.saturating_add(Duration::from_secs(lifetime.into())),
