@@ -21,20 +21,25 @@
 
 #[path = "accounts.rs"]
 mod accounts;
+#[path = "headers.rs"]
+pub mod headers;
+#[path = "limits.rs"]
+pub mod limits;
 #[path = "pages.rs"]
 mod pages;
 #[path = "server.rs"]
 mod server;
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Form, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use serde::Deserialize;
 
 use sealed_session::revocation::{FileStore, FilterConfig, LOG_FILE, SNAPSHOT_FILE};
@@ -42,11 +47,12 @@ use sealed_session::web::{
     CookieSettings, MaybeSession, RequireLevel, SessionControl, SessionInfo, SessionLayer, WebConfig,
     WebError, AUTHENTICATED, ELEVATED,
 };
-use sealed_session::{EventSink, KeyRing, Policy, Privilege, Rotation, SessionManager};
+use sealed_session::{Clock, EventSink, KeyRing, Policy, Privilege, Rotation, SessionManager};
 
 pub use accounts::{Accounts, TransferError, DEMO_USERS};
+pub use limits::{LoginLimiter, LoginLimits, Refusal};
 pub use pages::signed_in_text;
-pub use server::{serve, tls_config, CERT_NAMES};
+pub use server::{serve, serve_with, tls_config, ServeOptions, CERT_NAMES};
 
 /// Errors while setting the bank up.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -69,6 +75,12 @@ pub struct BankConfig {
     pub policy: Policy,
     /// Where security events go; `None` means `tracing`.
     pub events: Option<Arc<dyn EventSink>>,
+    /// The clock of the session manager, which the login limiter reads too; `None` means
+    /// the system clock. Tests pass a `ManualClock` to move time without sleeping.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Password-guessing limits of login and step-up. Shared so that a test can read
+    /// [`LoginLimiter::peak_hashing`].
+    pub limiter: Arc<LoginLimiter>,
 }
 
 impl BankConfig {
@@ -81,6 +93,8 @@ impl BankConfig {
             allowed_origins: Vec::new(),
             policy: demo_policy(),
             events: None,
+            clock: None,
+            limiter: LoginLimiter::new(LoginLimits::default()),
         }
     }
 }
@@ -106,6 +120,7 @@ pub fn cookie_settings(tls: bool) -> CookieSettings {
 struct Bank {
     accounts: Accounts,
     manager: Arc<SessionManager>,
+    limiter: Arc<LoginLimiter>,
 }
 
 type Bk = State<Arc<Bank>>;
@@ -138,6 +153,9 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
     if let Some(events) = config.events {
         builder = builder.with_events(events);
     }
+    if let Some(clock) = config.clock {
+        builder = builder.with_clock(clock);
+    }
     let manager = Arc::new(builder.build()?);
     let mut web = WebConfig::default().with_cookie(cookie_settings(config.tls));
     if !config.allowed_origins.is_empty() {
@@ -146,7 +164,9 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
     let bank = Arc::new(Bank {
         accounts: Accounts::demo()?,
         manager: manager.clone(),
+        limiter: config.limiter,
     });
+    let tls = config.tls;
     let router = Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
@@ -157,7 +177,14 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .with_state(bank)
-        .layer(SessionLayer::new(manager.clone(), web));
+        .layer(SessionLayer::new(manager.clone(), web))
+        // Outermost, so it sees (and does not repeat) what the session layer set.
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| async move {
+                headers::add_security_headers(response.headers_mut(), tls);
+                response
+            },
+        ));
     Ok((router, manager))
 }
 
@@ -193,13 +220,18 @@ async fn login_page(control: SessionControl) -> Response {
 
 async fn login(
     State(bank): Bk,
+    peer: Peer,
     MaybeSession(session): MaybeSession,
     control: SessionControl,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let Some(user) = check_password(&bank, form.user, form.password).await else {
-        let page = pages::login(session.as_ref(), Some("wrong user name or password"));
-        return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+    let user = match check_password(&bank, source(peer), form.user, form.password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            let page = pages::login(session.as_ref(), Some("wrong user name or password"));
+            return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+        }
+        Err(refusal) => return limited(refusal, pages::login(session.as_ref(), Some(LIMITED))),
     };
     // A new session id, whatever the request carried: nothing a client presented is adopted.
     match control.login(user, Privilege::Authenticated).await {
@@ -264,6 +296,7 @@ async fn transfer(
 
 async fn elevate(
     State(bank): Bk,
+    peer: Peer,
     signed: Signed,
     control: SessionControl,
     Form(form): Form<PasswordForm>,
@@ -273,9 +306,13 @@ async fn elevate(
         Err(e) => return refused(e),
     };
     let user = subject(&info).to_owned();
-    if check_password(&bank, user.clone(), form.password).await != Some(user.as_str()) {
-        let page = step_up_page(&bank, &info, Some("wrong password"));
-        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    match check_password(&bank, source(peer), user.clone(), form.password).await {
+        Ok(Some(checked)) if checked == user => {}
+        Ok(_) => {
+            let page = step_up_page(&bank, &info, Some("wrong password"));
+            return (StatusCode::FORBIDDEN, Html(page)).into_response();
+        }
+        Err(refusal) => return limited(refusal, step_up_page(&bank, &info, Some(LIMITED))),
     }
     match control.elevate().await {
         Ok(_) => Redirect::to("/transfer").into_response(),
@@ -333,11 +370,40 @@ fn subject(info: &SessionInfo) -> &str {
     info.subject.as_deref().unwrap_or_default()
 }
 
-/// Argon2 takes tens of milliseconds: off the async workers.
-async fn check_password(bank: &Arc<Bank>, user: String, password: String) -> Option<&'static str> {
-    let bank = bank.clone();
-    tokio::task::spawn_blocking(move || bank.accounts.check(&user, &password))
+/// The peer address `serve` attaches (absent under other servers: one shared budget).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn source(peer: Peer) -> Option<IpAddr> {
+    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
+const LIMITED: &str = "too many attempts: wait a little and try again";
+
+/// Argon2 (19 MiB, tens of milliseconds) through the limiter, off the async workers.
+async fn check_password(
+    bank: &Arc<Bank>,
+    source: Option<IpAddr>,
+    user: String,
+    password: String,
+) -> Result<Option<&'static str>, Refusal> {
+    let (b, now) = (bank.clone(), bank.manager.now());
+    let limiter = &bank.limiter;
+    limiter
+        .check(source, &user.clone(), now, move || {
+            b.accounts.check(&user, &password)
+        })
         .await
-        .ok()
-        .flatten()
+}
+
+/// 429 with `Retry-After` over a budget, 503 when the hashing queue is full.
+fn limited(refusal: Refusal, page: String) -> Response {
+    let (status, retry_after) = match refusal {
+        Refusal::Throttled { retry_after } => (StatusCode::TOO_MANY_REQUESTS, retry_after),
+        Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, 1),
+    };
+    let mut response = (status, Html(page)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }

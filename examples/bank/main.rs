@@ -79,7 +79,7 @@ async fn run(args: Args) -> Result<(), app::BoxError> {
     let local = listener.local_addr()?;
     banner(&args, local, fresh_keys, &manager);
     tokio::select! {
-        () = app::serve(listener, router, tls) => {}
+        () = app::serve_with(listener, router, tls, app::ServeOptions::default()) => {}
         () = maintain(manager) => {}
         stop = tokio::signal::ctrl_c() => {
             stop?;
