@@ -189,6 +189,40 @@ fn a_failing_store_blocks_privilege_changes_and_logout() {
     assert_eq!(reason(r.manager.verify(&text, &alice())), Reason::Revoked);
 }
 
+/// A lapsed elevation that cannot be retired because the store is down is refused with its
+/// own reason, through the rejection path: an event, and the flood detector counts it.
+#[test]
+fn a_store_failure_during_verify_has_its_own_reason_and_event() {
+    let flaky = Arc::new(Flaky {
+        inner: MemoryStore::new(FilterConfig::default()).unwrap(),
+        broken: AtomicBool::new(false),
+    });
+    let policy = Policy::default().with_elevated_ttl(Duration::from_secs(60));
+    let r = rig_with(policy, KeyRing::generate().unwrap(), flaky.clone());
+    let login = r
+        .manager
+        .authenticate(None, "alice", Privilege::Authenticated, &alice())
+        .unwrap();
+    let elevated = r.manager.elevate(login.session, &alice()).unwrap();
+    let text = elevated.token.expose_secret().to_owned();
+    r.clock.advance(Duration::from_secs(61));
+    flaky.broken.store(true, Ordering::SeqCst);
+    for _ in 0..25 {
+        assert_eq!(
+            reason(r.manager.verify(&text, &alice())),
+            Reason::StoreUnavailable
+        );
+    }
+    assert!(r.events.saw(EventKind::Rejected(Reason::StoreUnavailable)));
+    assert!(
+        r.events.saw(EventKind::FloodDetected),
+        "store failures are counted like every rejection"
+    );
+    flaky.broken.store(false, Ordering::SeqCst);
+    let v = r.manager.verify(&text, &alice()).unwrap();
+    assert_eq!(v.session.privilege(), Privilege::Authenticated);
+}
+
 #[test]
 fn key_rotation_keeps_sessions_alive_across_nodes() {
     let store = Arc::new(MemoryStore::new(FilterConfig::default()).unwrap());
