@@ -1,5 +1,6 @@
 //! Session-level costs: a full verify (open, kill switch, subject cutoff, two filter probes,
-//! binding) and its scaling over threads while revocations keep arriving.
+//! binding), its scaling over threads while revocations keep arriving, and what each kind of
+//! rejection costs.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
@@ -8,10 +9,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sealed_session::revocation::{FilterConfig, MemoryStore, RevocationStore};
+use sealed_session::revocation::{FileStore, FilterConfig, MemoryStore, RevocationStore};
 use sealed_session::*;
 
 const NOW: UnixTime = UnixTime(1_795_000_000);
@@ -125,5 +126,65 @@ fn run_scaled(f: &Fixture, threads: u64, iters: u64) -> Duration {
     start.elapsed()
 }
 
-criterion_group!(benches, verify, scaling);
+/// What each rejection costs the server, on a durable store: a binding mismatch (which revokes
+/// the session) must not stand out, or its timing tells a prober which check failed, and it
+/// must not wait for the disk.
+fn rejections(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyRing::generate().unwrap();
+    let store_keys = Arc::new(KeyRing::parse(&keys.to_key_file_text()).unwrap());
+    // Room for every session the mismatch case revokes, so the filter does not grow mid-run.
+    let config = FilterConfig::default().with_capacity(4_000_000);
+    let store = Arc::new(FileStore::open(dir.path(), store_keys, config).unwrap());
+    let clock = ManualClock::new(NOW);
+    let manager = SessionManager::builder(keys, "bench", store)
+        .with_policy(Policy::default().with_rotation(Rotation::After(Duration::from_secs(60))))
+        .with_clock(Arc::new(clock))
+        .with_transition_limit(u32::MAX, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let ctx = client();
+    let thief = ClientContext::new(Some("198.51.100.66".parse().unwrap()), Some("curl/8"));
+    let login = || {
+        manager
+            .authenticate(None, "alice-01", Privilege::Authenticated, &ctx)
+            .unwrap()
+            .token
+            .expose_secret()
+            .to_owned()
+    };
+    let mut tampered = login().into_bytes();
+    tampered[60] ^= 1;
+    let tampered = String::from_utf8(tampered).unwrap();
+    let revoked = login();
+    let session = manager.verify_at(&revoked, &ctx, NOW).unwrap().session;
+    manager.logout(session, &ctx).unwrap();
+    let mut g = c.benchmark_group("rejection");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function("forged", |b| {
+        b.iter(|| black_box(manager.verify_at(&tampered, &ctx, NOW).unwrap_err()))
+    });
+    g.bench_function("revoked", |b| {
+        b.iter(|| black_box(manager.verify_at(&revoked, &ctx, NOW).unwrap_err()))
+    });
+    g.bench_function("accepted", |b| {
+        b.iter_batched(
+            login,
+            |token| black_box(manager.verify_at(&token, &ctx, NOW).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    // Last: every iteration revokes a session, and the filter grows with them.
+    g.bench_function("unbound_and_revoke", |b| {
+        b.iter_batched(
+            login,
+            |token| black_box(manager.verify_at(&token, &thief, NOW).unwrap_err()),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, verify, scaling, rejections);
 criterion_main!(benches);

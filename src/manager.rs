@@ -163,9 +163,10 @@ impl SessionManager {
         id: &SessionId,
         client: &ClientContext<'_>,
         durability: Durability,
+        tag: Option<SessionTag>,
     ) -> Result<(), StoreError> {
         self.revoke_id(epoch, id.0, durability)?;
-        self.emit(EventKind::SessionRevoked, self.tag(&self.sealer(), id), client);
+        self.emit(EventKind::SessionRevoked, tag, client);
         Ok(())
     }
 

@@ -116,6 +116,7 @@ impl SessionManager {
             &session.claims.session_id,
             client,
             durability,
+            tag,
         )?;
         self.emit(EventKind::Logout, tag, client);
         Ok(())

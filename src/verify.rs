@@ -42,13 +42,29 @@ impl SessionManager {
         let opened = sealer
             .open_at(token, now)
             .map_err(|r| self.reject(r.reason(), None, client, now))?;
-        // The session tag costs an HMAC: computed only when an event needs it.
-        let tag = || self.tag(&sealer, &opened.claims.session_id);
-        let standing = self
-            .check_standing(&opened, client, now)
-            .map_err(|reason| self.reject(reason, tag(), client, now))?;
-        self.check_binding(&sealer, &opened, client)
-            .map_err(|reason| self.reject(reason, tag(), client, now))?;
+        let refuse = |(reason, revoke): (Reason, bool)| {
+            // The session tag costs an HMAC: computed once, and only when a refusal needs it.
+            let tag = self.tag(&sealer, &opened.claims.session_id);
+            if revoke {
+                // In the set at once; written off this thread (a client triggers this at will).
+                let claims = &opened.claims;
+                let _ = self.revoke_session(
+                    claims.epoch,
+                    &claims.session_id,
+                    client,
+                    Durability::Background,
+                    tag,
+                );
+            }
+            self.reject(reason, tag, client, now)
+        };
+        // Both checks always run, so a revoked token costs what a mismatched one does and the
+        // time of a refusal says little about which check failed; the verdicts keep the order
+        // of spec/sessions.md §4.
+        let standing = self.check_standing(&opened, now);
+        let binding = self.check_binding(&sealer, &opened, client);
+        let standing = standing.map_err(refuse)?;
+        binding.map_err(refuse)?;
         let grace_copy = matches!(standing, Standing::InGrace);
         let mut session = Session {
             key_id: opened.key_id,
@@ -70,23 +86,18 @@ impl SessionManager {
     }
 
     /// Kill switch, logout-everywhere cutoff, then the filter (session id, token id).
-    fn check_standing(
-        &self,
-        opened: &Opened,
-        client: &ClientContext<'_>,
-        now: UnixTime,
-    ) -> Result<Standing, Reason> {
+    fn check_standing(&self, opened: &Opened, now: UnixTime) -> Result<Standing, (Reason, bool)> {
         let set = self.store.set();
         let claims = &opened.claims;
         if set.kill_switch().is_some_and(|before| claims.issued_at < before) {
-            return Err(Reason::Revoked);
+            return Err((Reason::Revoked, false));
         }
         if let Some(subject) = &claims.subject {
             if set
                 .subject_cutoff(subject)
                 .is_some_and(|cutoff| claims.authenticated_at < cutoff)
             {
-                return Err(Reason::Revoked);
+                return Err((Reason::Revoked, false));
             }
         }
         let (epoch, sid, tid) = (claims.epoch, &claims.session_id, &opened.token_id);
@@ -94,16 +105,14 @@ impl SessionManager {
             return Ok(Standing::Live);
         }
         if set.contains(epoch, &sid.0) {
-            return Err(Reason::Revoked);
+            return Err((Reason::Revoked, false));
         }
         if self.within_grace(epoch, tid, now) {
             return Ok(Standing::InGrace);
         }
         // A replaced token came back after its grace window: whoever holds it may be an
-        // attacker, so the whole session ends. The revocation is in the set at once; its
-        // write happens off this thread (an attacker triggers this path at will).
-        let _ = self.revoke_session(epoch, sid, client, Durability::Background);
-        Err(Reason::Reused)
+        // attacker, so the whole session ends.
+        Err((Reason::Reused, true))
     }
 
     fn check_binding(
@@ -111,9 +120,11 @@ impl SessionManager {
         sealer: &Sealer,
         opened: &Opened,
         client: &ClientContext<'_>,
-    ) -> Result<(), Reason> {
+    ) -> Result<(), (Reason, bool)> {
         let claims = &opened.claims;
-        let key = sealer.ring_key(opened.key_id).ok_or(Reason::UnknownKey)?;
+        let key = sealer
+            .ring_key(opened.key_id)
+            .ok_or((Reason::UnknownKey, false))?;
         if self
             .policy
             .binding
@@ -121,10 +132,10 @@ impl SessionManager {
         {
             return Ok(());
         }
-        if self.policy.mismatch == MismatchAction::RejectAndRevoke {
-            let _ = self.revoke_session(claims.epoch, &claims.session_id, client, Durability::Background);
-        }
-        Err(Reason::Unbound)
+        Err((
+            Reason::Unbound,
+            self.policy.mismatch == MismatchAction::RejectAndRevoke,
+        ))
     }
 
     /// Lapsed elevation steps down; an old enough token is replaced. Either way the presented

@@ -205,7 +205,7 @@ impl RevocationStore for FileStore {
                 revocation.apply_to(&self.inner.set);
                 Ok(())
             }
-            Durability::Background => self.inner.revoke_background(&revocation),
+            Durability::Background => self.inner.revoke_background(revocation),
             Durability::Synced => self.inner.revoke_synced(&revocation),
         }
     }
@@ -227,13 +227,12 @@ impl Inner {
     }
 
     /// Applies at once and queues the record; never touches the log mutex or the disk.
-    fn revoke_background(&self, revocation: &Revocation) -> Result<(), StoreError> {
+    fn revoke_background(&self, revocation: Revocation) -> Result<(), StoreError> {
         revocation.apply_to(&self.set);
         if self.poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned);
         }
-        let record = log::encode(revocation)?;
-        if !self.queue.push(&record) {
+        if !self.queue.push(revocation) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("revocation writer queue full: revocation enforced but not durable");
         }
@@ -270,7 +269,13 @@ impl Inner {
             self.drop_durability(batch.records);
             return Err(StoreError::Poisoned);
         }
-        let mut bytes = batch.bytes;
+        let mut bytes = match batch.encode() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.drop_durability(batch.records);
+                return Err(e);
+            }
+        };
         bytes.extend_from_slice(own.unwrap_or_default());
         if bytes.is_empty() {
             return Ok((st.written, st.len));
