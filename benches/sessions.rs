@@ -1,7 +1,12 @@
 //! Session-level costs: a full verify (open, kill switch, subject cutoff, two filter probes,
 //! binding), its scaling over threads while revocations keep arriving, and what each kind of
 //! rejection costs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
