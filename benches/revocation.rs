@@ -8,7 +8,7 @@ use criterion::{black_box, Criterion};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use sealed_session::revocation::{FilterConfig, RevocationSet};
-use sealed_session::Epoch;
+use sealed_session::token::Epoch;
 
 const EPOCH: Epoch = Epoch(52_608);
 

@@ -18,6 +18,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sealed_session::revocation::{FileStore, FilterConfig, MemoryStore, RevocationStore};
+use sealed_session::token::*;
 use sealed_session::*;
 
 const NOW: UnixTime = UnixTime(1_795_000_000);
@@ -136,11 +137,10 @@ fn run_scaled(f: &Fixture, threads: u64, iters: u64) -> Duration {
 /// must not wait for the disk.
 fn rejections(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let keys = KeyRing::generate().unwrap();
-    let store_keys = Arc::new(KeyRing::parse(&keys.to_key_file_text()).unwrap());
+    let keys = Keys::new(KeyRing::generate().unwrap()).unwrap();
     // Room for every session the mismatch case revokes, so the filter does not grow mid-run.
     let config = FilterConfig::default().with_capacity(4_000_000);
-    let store = Arc::new(FileStore::open(dir.path(), store_keys, config).unwrap());
+    let store = Arc::new(FileStore::open(dir.path(), &keys, config).unwrap());
     let clock = ManualClock::new(NOW);
     let manager = SessionManager::builder(keys, "bench", store)
         .with_policy(Policy::default().with_rotation(Rotation::After(Duration::from_secs(60))))

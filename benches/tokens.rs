@@ -19,10 +19,10 @@ use base64::Engine;
 use criterion::{black_box, Criterion};
 use serde::{Deserialize, Serialize};
 
-use sealed_session::{
-    decode_claims, BindingHash, Claims, Clock, Epoch, Flags, KeyId, KeyRing, KeyState, Privilege, Sealer,
-    SessionId, SessionKey, SystemClock, UnixTime, MAX_TOKEN_BYTES, TIME_ORIGIN,
+use sealed_session::token::{
+    decode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId, MAX_TOKEN_BYTES, TIME_ORIGIN,
 };
+use sealed_session::{Clock, KeyId, KeyRing, KeyState, Privilege, SessionKey, SystemClock, UnixTime};
 
 const MASTER: [u8; 32] = [0x42; 32];
 const CONTEXT: &str = "bank";
@@ -317,7 +317,7 @@ fn split(token: &str) -> Split {
 fn floor_open(seal_key: &[u8; 32], token: &str) -> (Split, Vec<u8>) {
     let s = split(token);
     let mut pt = s.ciphertext.clone();
-    sealed_session::xchacha::open_in_place(seal_key, &s.nonce, &s.aad, &mut pt, &s.tag).unwrap();
+    sealed_session::token::aead::open_in_place(seal_key, &s.nonce, &s.aad, &mut pt, &s.tag).unwrap();
     (s, pt)
 }
 
@@ -398,7 +398,8 @@ fn floor(c: &mut Criterion) {
         b.iter(|| {
             let in_out = &mut buf[..n];
             in_out.copy_from_slice(black_box(&s.ciphertext));
-            sealed_session::xchacha::open_in_place(&f.seal_key, &s.nonce, &s.aad, in_out, &s.tag).unwrap();
+            sealed_session::token::aead::open_in_place(&f.seal_key, &s.nonce, &s.aad, in_out, &s.tag)
+                .unwrap();
             black_box(in_out[0])
         })
     });

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use sealed_session::revocation::{FilterConfig, RevocationSet};
-use sealed_session::Epoch;
+use sealed_session::token::Epoch;
 
 const ENTRIES: usize = 1_000_000;
 const EPOCH: Epoch = Epoch(52_608);

@@ -9,7 +9,8 @@
 
 use ring::{hkdf, hmac};
 use sealed_session::revocation::{FilterConfig, RevocationSet};
-use sealed_session::{Epoch, KeyId, KeyRing, KeyState, SessionKey, UnixTime};
+use sealed_session::token::Epoch;
+use sealed_session::{KeyId, KeyRing, KeyState, SessionKey, UnixTime};
 use serde_json::{json, Value};
 
 const SECRETS: [(u8, &str, [u8; 32]); 3] = [

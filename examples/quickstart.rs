@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sealed_session::revocation::{FileStore, FilterConfig};
+use sealed_session::token::{BindingHash, Claims, Epoch, Flags, Sealer, SessionId};
 use sealed_session::{
-    BindingHash, Claims, ClientContext, Clock, Epoch, Flags, KeyId, KeyRing, KeyState, Privilege, Sealer,
-    SessionId, SessionKey, SessionManager, SystemClock,
+    ClientContext, Clock, KeyId, KeyRing, KeyState, Keys, Privilege, SessionKey, SessionManager, SystemClock,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -21,7 +21,7 @@ fn main() -> Result<(), Error> {
 /// The token layer: mint, verify, rotate, tamper.
 fn tokens() -> Result<(), Error> {
     let now = SystemClock.now();
-    let mut sealer = Sealer::new(KeyRing::generate()?, "quickstart")?;
+    let sealer = Sealer::new(KeyRing::generate()?, "quickstart")?;
     let claims = Claims {
         session_id: SessionId::generate()?,
         subject: Some("alice".into()),
@@ -45,14 +45,14 @@ fn tokens() -> Result<(), Error> {
 
     // Rotation, phases 1 and 2: distribute key 2 as accept-only, then promote it.
     sealer
-        .keys_mut()
-        .insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
-    sealer.keys_mut().promote(KeyId(2))?;
+        .keys()
+        .modify(|r| r.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?))?;
+    sealer.keys().modify(|r| r.promote(KeyId(2)))?;
     let newer = sealer.mint(&claims)?;
     let still = sealer.open_at(token.expose_secret(), now).is_ok();
     println!("[token] key 2 is primary; the key-1 token still opens: {still}");
     // Phase 3: retire key 1 once its last token has expired.
-    sealer.keys_mut().retire(KeyId(1))?;
+    sealer.keys().modify(|r| r.retire(KeyId(1)))?;
     match sealer.open_at(token.expose_secret(), now) {
         Err(rejected) => println!(
             "[token] after retiring key 1 its token is refused ({})",
@@ -83,13 +83,11 @@ const KEYS: &str = "sealed-session-keys v1\n7 primary AAECAwQFBgcICQoLDA0ODxAREh
 /// Two nodes sharing one durable revocation store.
 fn sessions() -> Result<(), Error> {
     let dir = std::env::temp_dir().join(format!("sealed-session-quickstart-{}", std::process::id()));
-    let store = Arc::new(FileStore::open(
-        &dir,
-        Arc::new(KeyRing::parse(KEYS)?),
-        FilterConfig::default(),
-    )?);
-    let node_a = SessionManager::builder(KeyRing::parse(KEYS)?, "quickstart", store.clone()).build()?;
-    let node_b = SessionManager::builder(KeyRing::parse(KEYS)?, "quickstart", store).build()?;
+    // One key handle for the store and both managers: a key rotation reaches them all.
+    let keys = Keys::new(KeyRing::parse(KEYS)?)?;
+    let store = Arc::new(FileStore::open(&dir, &keys, FilterConfig::default())?);
+    let node_a = SessionManager::builder(keys.clone(), "quickstart", store.clone()).build()?;
+    let node_b = SessionManager::builder(keys.clone(), "quickstart", store).build()?;
     let mallory = ClientContext::new(Some("198.51.100.66".parse()?), Some("MalloryBrowser/1"));
     let alice = ClientContext::new(Some("203.0.113.7".parse()?), Some("AliceBrowser/1"));
 
@@ -124,12 +122,8 @@ fn sessions() -> Result<(), Error> {
     );
 
     drop((node_a, node_b));
-    let reopened = Arc::new(FileStore::open(
-        &dir,
-        Arc::new(KeyRing::parse(KEYS)?),
-        FilterConfig::default(),
-    )?);
-    let node_c = SessionManager::builder(KeyRing::parse(KEYS)?, "quickstart", reopened).build()?;
+    let reopened = Arc::new(FileStore::open(&dir, &keys, FilterConfig::default())?);
+    let node_c = SessionManager::builder(keys, "quickstart", reopened).build()?;
     let after = node_c.verify(&text, &alice).map(|_| ()).map_err(|r| r.reason());
     println!(
         "[session] after reopening the store from {}: {after:?}",

@@ -143,6 +143,15 @@ pub enum ConfigError {
     /// The key ring as a whole is inconsistent.
     #[error("key ring: {0}")]
     KeyRing(&'static str),
+    /// The key ring has no primary key, so nothing can be minted or sealed.
+    #[error("key ring: no primary key")]
+    NoPrimaryKey,
+    /// The application context is empty or longer than 255 bytes.
+    #[error("the application context must be 1 to 255 bytes")]
+    Context,
+    /// The clock leeway is out of range.
+    #[error("the clock leeway must be 1 to 60 seconds (at most 60 for a bare sealer)")]
+    Leeway,
     /// The key file is readable by group or others.
     #[error("key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)")]
     KeyFilePermissions {

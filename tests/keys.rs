@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use sealed_session::token::*;
 use sealed_session::*;
 
 const NOW: UnixTime = UnixTime(1_795_000_100);
@@ -53,7 +54,7 @@ fn three_phase_rotation() {
         .unwrap()
         .with_key(KeyId(2), KeyState::AcceptOnly, key(K2))
         .unwrap();
-    let mut a = sealer(ring);
+    let a = sealer(ring);
     let old = a.mint(&claims()).unwrap();
     assert_eq!(open(&a, &old), Ok(KeyId(1)));
 
@@ -70,10 +71,10 @@ fn three_phase_rotation() {
     assert_eq!(open(&b, &old), Ok(KeyId(1)));
 
     // Promote on A: key 2 mints, key 1 becomes accept-only and still opens.
-    a.keys_mut().promote(KeyId(2)).unwrap();
-    assert_eq!(a.keys().primary_id(), Some(KeyId(2)));
+    a.keys().modify(|r| r.promote(KeyId(2))).unwrap();
+    assert_eq!(a.keys().current().primary_id(), Some(KeyId(2)));
     assert_eq!(
-        a.keys().states(),
+        a.keys().current().states(),
         vec![(KeyId(1), KeyState::AcceptOnly), (KeyId(2), KeyState::Primary)]
     );
     let new = a.mint(&claims()).unwrap();
@@ -81,28 +82,28 @@ fn three_phase_rotation() {
     assert_eq!(open(&a, &old), Ok(KeyId(1)));
 
     // Retire key 1: its tokens are refused as retired, never trial-decrypted with key 2.
-    a.keys_mut().retire(KeyId(1)).unwrap();
+    a.keys().modify(|r| r.retire(KeyId(1))).unwrap();
     assert_eq!(open(&a, &old), Err(Reason::RetiredKey));
     assert_eq!(open(&a, &new), Ok(KeyId(2)));
 
     // A retired key never mints again; the primary cannot be retired.
     assert!(matches!(
-        a.keys_mut().promote(KeyId(1)),
+        a.keys().modify(|r| r.promote(KeyId(1))),
         Err(ConfigError::KeyRing(_))
     ));
     assert!(matches!(
-        a.keys_mut().retire(KeyId(2)),
+        a.keys().modify(|r| r.retire(KeyId(2))),
         Err(ConfigError::KeyRing(_))
     ));
     assert!(matches!(
-        a.keys_mut().promote(KeyId(9)),
+        a.keys().modify(|r| r.promote(KeyId(9))),
         Err(ConfigError::KeyRing(_))
     ));
     assert!(matches!(
-        a.keys_mut().retire(KeyId(9)),
+        a.keys().modify(|r| r.retire(KeyId(9))),
         Err(ConfigError::KeyRing(_))
     ));
-    assert_eq!(a.keys().primary_id(), Some(KeyId(2)));
+    assert_eq!(a.keys().current().primary_id(), Some(KeyId(2)));
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn key_file_text_round_trips() {
 fn write_key_file_is_private_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keys");
-    write_key_file(&path, &three_key_ring(), true).unwrap();
+    three_key_ring().write_new_file(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let before = std::fs::read(&path).unwrap();
@@ -184,7 +185,7 @@ fn write_key_file_is_private_and_never_overwrites() {
     let other = KeyRing::empty()
         .with_key(KeyId(9), KeyState::Primary, key([9; 32]))
         .unwrap();
-    let err = write_key_file(&path, &other, true).unwrap_err();
+    let err = other.write_new_file(&path).unwrap_err();
     assert!(matches!(err, ConfigError::Io { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 
@@ -192,7 +193,7 @@ fn write_key_file_is_private_and_never_overwrites() {
     assert_eq!(loaded.states(), three_key_ring().states());
 
     // Replacing (create_new = false) is explicit and keeps mode 0600.
-    write_key_file(&path, &other, false).unwrap();
+    other.replace_file(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(KeyRing::from_file(&path).unwrap().primary_id(), Some(KeyId(9)));
@@ -202,7 +203,7 @@ fn write_key_file_is_private_and_never_overwrites() {
 fn loose_key_file_permissions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keys");
-    write_key_file(&path, &three_key_ring(), true).unwrap();
+    three_key_ring().write_new_file(&path).unwrap();
     for mode in [0o644, 0o640, 0o604, 0o660, 0o601] {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         let err = KeyRing::from_file(&path).unwrap_err();

@@ -12,6 +12,7 @@ use common::*;
 use sealed_session::revocation::{
     Durability, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
 };
+use sealed_session::token::*;
 use sealed_session::*;
 
 #[test]

@@ -1,7 +1,6 @@
 //! One conformance suite for the revocation stores, run against `MemoryStore` and `FileStore`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
@@ -9,17 +8,22 @@ use rand_core::{RngCore, SeedableRng};
 use sealed_session::revocation::{
     Durability, FileStore, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
 };
-use sealed_session::{Epoch, KeyId, KeyRing, KeyState, SessionKey, UnixTime};
+use sealed_session::token::Epoch;
+use sealed_session::{KeyId, KeyRing, KeyState, Keys, SessionKey, UnixTime};
 
 /// 2030-01-01T00:00:00Z.
 const T0: UnixTime = UnixTime(1_893_456_000);
 
-fn keys() -> Arc<KeyRing> {
-    Arc::new(
-        KeyRing::empty()
-            .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes([9; 32]))
-            .unwrap(),
-    )
+fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        Keys::new(
+            KeyRing::empty()
+                .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes([9; 32]))
+                .unwrap(),
+        )
+        .unwrap()
+    })
 }
 
 fn ids(seed: u64, n: usize) -> Vec<[u8; 16]> {
@@ -208,10 +212,10 @@ fn merge_is_order_independent_and_idempotent(make: Make) {
     };
     let x = merged([0, 1, 2]);
     let y = merged([2, 0, 1]);
-    let bytes = x.set().snapshot().to_bytes(&keys).unwrap();
+    let bytes = x.set().snapshot().to_bytes(&keys.current()).unwrap();
     assert_eq!(
         bytes,
-        y.set().snapshot().to_bytes(&keys).unwrap(),
+        y.set().snapshot().to_bytes(&keys.current()).unwrap(),
         "order does not matter"
     );
     assert_eq!(x.set().filter_count(), 4, "two generations of two filters");
@@ -220,7 +224,7 @@ fn merge_is_order_independent_and_idempotent(make: Make) {
     }
     assert_eq!(
         bytes,
-        x.set().snapshot().to_bytes(&keys).unwrap(),
+        x.set().snapshot().to_bytes(&keys.current()).unwrap(),
         "merging twice changes nothing"
     );
     for i in 0..3u64 {

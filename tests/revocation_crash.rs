@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -15,19 +14,24 @@ use sealed_session::revocation::{
     Durability, FileStore, FilterConfig, Revocation, RevocationStore, SnapshotError, StoreError, LOG_FILE,
     SNAPSHOT_FILE,
 };
-use sealed_session::{Epoch, KeyId, KeyRing, KeyState, SessionId, SessionKey, UnixTime};
+use sealed_session::token::{Epoch, SessionId};
+use sealed_session::{KeyId, KeyRing, KeyState, Keys, SessionKey, UnixTime};
 
 /// Set in the child: the data directory it revokes into.
 const CHILD_DIR: &str = "SEALED_SESSION_CRASH_CHILD_DIR";
 const EPOCH: Epoch = Epoch(55_000);
 const ROUNDS: usize = 30;
 
-fn keys() -> Arc<KeyRing> {
-    Arc::new(
-        KeyRing::empty()
-            .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes([3; 32]))
-            .unwrap(),
-    )
+fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        Keys::new(
+            KeyRing::empty()
+                .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes([3; 32]))
+                .unwrap(),
+        )
+        .unwrap()
+    })
 }
 
 fn config() -> FilterConfig {

@@ -2,6 +2,7 @@
 //! length, and claims that mint refuses.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use sealed_session::token::*;
 use sealed_session::*;
 
 fn reference_claims() -> Claims {
@@ -38,6 +39,7 @@ fn reference_token_fits_in_130_characters() {
 
 mod arbitrary_claims {
     use proptest::prelude::*;
+    use sealed_session::token::*;
     use sealed_session::*;
     use std::time::Duration;
 

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use sealed_session::revocation::{FilterConfig, RevocationSet, RevocationSnapshot};
-use sealed_session::{Epoch, KeyId, KeyRing, KeyState, SessionKey, UnixTime};
+use sealed_session::token::Epoch;
+use sealed_session::{KeyId, KeyRing, KeyState, SessionKey, UnixTime};
 use serde_json::Value;
 
 fn load() -> Value {

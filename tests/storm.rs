@@ -8,9 +8,9 @@ use std::sync::Arc;
 use sealed_session::revocation::{
     Durability, FileStore, FilterConfig, PressureLevel, Revocation, RevocationStore, LOG_FILE, SNAPSHOT_FILE,
 };
+use sealed_session::token::{Epoch, SessionId};
 use sealed_session::{
-    ClientContext, CollectingSink, Epoch, EventKind, KeyId, KeyRing, KeyState, SessionId, SessionKey,
-    SessionManager,
+    ClientContext, CollectingSink, EventKind, KeyId, KeyRing, KeyState, Keys, SessionKey, SessionManager,
 };
 
 const EPOCH: Epoch = Epoch(60_000);
@@ -21,12 +21,12 @@ fn ring() -> KeyRing {
         .unwrap()
 }
 
-fn keys() -> Arc<KeyRing> {
-    Arc::new(ring())
+fn keys() -> Keys {
+    Keys::new(ring()).unwrap()
 }
 
 fn open(dir: &Path) -> FileStore {
-    FileStore::open(dir, keys(), FilterConfig::default().with_capacity(10_000)).unwrap()
+    FileStore::open(dir, &keys(), FilterConfig::default().with_capacity(10_000)).unwrap()
 }
 
 fn id_revocation() -> ([u8; 16], Revocation) {

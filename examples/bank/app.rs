@@ -47,7 +47,7 @@ use sealed_session::web::{
     CookieSettings, MaybeSession, RequireLevel, SessionControl, SessionInfo, SessionLayer, WebConfig,
     WebError, AUTHENTICATED, ELEVATED,
 };
-use sealed_session::{Clock, EventSink, KeyRing, Policy, Privilege, Rotation, SessionManager};
+use sealed_session::{Clock, EventSink, KeyRing, Keys, Policy, Privilege, Rotation, SessionManager};
 
 pub use accounts::{Accounts, TransferError, DEMO_USERS};
 pub use limits::{LoginLimiter, LoginLimits, Refusal};
@@ -145,10 +145,9 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
             KeyRing::generate()?
         }
     };
-    // The ring is not `Clone` (secrets are not duplicated casually): the store gets a copy
-    // made through the key-file text.
-    let store_keys = Arc::new(KeyRing::parse(&keys.to_key_file_text())?);
-    let store = FileStore::open(&config.data_dir, store_keys, FilterConfig::default())?;
+    // One key handle, shared by the store and the manager.
+    let keys = Keys::new(keys)?;
+    let store = FileStore::open(&config.data_dir, &keys, FilterConfig::default())?;
     let mut builder = SessionManager::builder(keys, CONTEXT, Arc::new(store)).with_policy(config.policy);
     if let Some(events) = config.events {
         builder = builder.with_events(events);

@@ -1,6 +1,6 @@
 //! Bad-claims cases: authentic plaintexts that are not canonical, in-bounds claims (spec §8.3).
 
-use sealed_session::TIME_ORIGIN;
+use sealed_session::token::TIME_ORIGIN;
 
 use crate::gen::{reference, Gen, IAT};
 use crate::material::{overlong_varint, Wire};

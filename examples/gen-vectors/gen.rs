@@ -2,10 +2,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sealed_session::{
-    decode_claims, BindingHash, Claims, Epoch, Flags, KeyState, Privilege, Reason, SessionId, UnixTime,
-    EPOCH_SECONDS, TIME_ORIGIN,
+use sealed_session::token::{
+    decode_claims, BindingHash, Claims, Epoch, Flags, SessionId, EPOCH_SECONDS, TIME_ORIGIN,
 };
+use sealed_session::{KeyState, Privilege, Reason, UnixTime};
 use serde::Serialize;
 
 use crate::material::{

@@ -1,9 +1,10 @@
 //! Invalid cases: at least one for every reason the format layer produces (spec §10, §11).
 
+use sealed_session::token::MAX_TOKEN_CHARS;
+use sealed_session::KeyState;
 use sealed_session::Reason::{
     self, Expired, Forged, Malformed, NotYetValid, Oversized, RetiredKey, UnknownKey, UnsupportedVersion,
 };
-use sealed_session::{KeyState, MAX_TOKEN_CHARS};
 
 use crate::gen::{elevated, maximal, open, reference, Gen, Open, Seal, IAT, REF};
 use crate::material::{derive, Wire};

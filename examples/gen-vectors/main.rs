@@ -16,7 +16,8 @@ mod invalid;
 mod material;
 mod valid;
 
-use sealed_session::{Reason, EPOCH_SECONDS, TIME_ORIGIN};
+use sealed_session::token::{EPOCH_SECONDS, TIME_ORIGIN};
+use sealed_session::Reason;
 use serde::Serialize;
 
 /// One vector file (field order is the output order).

@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use ring::{digest, hkdf};
-use sealed_session::{
-    Claims, KeyId, KeyRing, KeyState, Privilege, Sealer, SessionKey, EPOCH_SECONDS, TIME_ORIGIN,
-};
+use sealed_session::token::{Claims, Sealer, EPOCH_SECONDS, TIME_ORIGIN};
+use sealed_session::{KeyId, KeyRing, KeyState, Privilege, SessionKey};
 use serde::Serialize;
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -1,6 +1,7 @@
 //! Valid cases: every claim shape, key ids, contexts, flags and the time boundaries.
 
-use sealed_session::{Claims, Epoch, Flags, KeyState, UnixTime, MAX_TOKEN_CHARS, TIME_ORIGIN};
+use sealed_session::token::{Claims, Epoch, Flags, MAX_TOKEN_CHARS, TIME_ORIGIN};
+use sealed_session::{KeyState, UnixTime};
 
 use crate::gen::{anonymous, elevated, maximal, open, reference, Gen, Open, IAT};
 use crate::material::{derive_vec, nonce_for};

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use sealed_session::token::*;
 use sealed_session::*;
 use sealed_session_fuzz::{minter, opener, plaintext_of, NOW};
 

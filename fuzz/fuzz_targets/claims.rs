@@ -9,7 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealed_session::{decode_claims, KeyId, Reason};
+use sealed_session::{KeyId, Reason};
+use sealed_session::token::{decode_claims};
 use sealed_session_fuzz::{minter, plaintext_of, remint};
 
 const NONCE: [u8; 24] = [0x5c; 24];

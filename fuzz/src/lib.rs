@@ -4,10 +4,9 @@
 use std::sync::OnceLock;
 
 use ring::hkdf;
-use sealed_session::{
-    xchacha, Claims, KeyId, KeyRing, KeyState, Sealer, SessionKey, UnixTime, UntrustedToken, MAX_LEEWAY,
-    VERSION,
-};
+use sealed_session::token::aead as xchacha;
+use sealed_session::{KeyId, KeyRing, KeyState, SessionKey, UnixTime};
+use sealed_session::token::{Claims, Sealer, UntrustedToken, MAX_LEEWAY, VERSION};
 
 /// The fuzzing clock (2026-11-18); seeds are valid at this instant.
 pub const NOW: UnixTime = UnixTime(1_795_000_100);

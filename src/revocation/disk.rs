@@ -76,3 +76,25 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .and_then(|d| d.sync_all())
         .map_err(io("syncing the data directory"))
 }
+
+/// Takes the advisory lock on `dir/lock` for as long as the returned file is open: two
+/// processes appending to one log without coordination would corrupt it.
+pub(crate) fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(dir.join(LOCK_FILE))
+        .map_err(io("opening the data directory lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            dir: dir.display().to_string(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io("locking the data directory")(e)),
+    }
+}
+
+/// The lock file inside a data directory.
+pub(crate) const LOCK_FILE: &str = "lock";

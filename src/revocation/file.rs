@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use super::config::FilterConfig;
-use super::disk::{create_private_dir, replay, write_snapshot};
+use super::disk::{create_private_dir, lock_dir, replay, write_snapshot};
 use super::log;
 use super::set::RevocationSet;
-use super::snapshot::RevocationSnapshot;
+use super::snapshot::{RevocationSnapshot, SnapshotError};
 use super::store::{Durability, Revocation, RevocationStore, StoreError};
 use super::writer::Queue;
-use crate::keys::KeyRing;
+use crate::keys::{KeyState, Keys};
 
 /// Snapshot file name inside the data directory.
 pub const SNAPSHOT_FILE: &str = "revocations.snapshot";
@@ -62,7 +62,9 @@ pub struct FileStore {
 
 struct Inner {
     set: RevocationSet,
-    keys: Arc<KeyRing>,
+    keys: Keys,
+    /// Held for the store's lifetime: the advisory lock on the data directory.
+    _lock: File,
     dir: PathBuf,
     state: Mutex<LogState>,
     /// Highest record sequence known durable; held while an fsync runs.
@@ -94,8 +96,9 @@ impl FileStore {
     /// # Errors
     /// I/O failure; a snapshot refused by its MAC or key ([`StoreError::Snapshot`]) or made with
     /// another filter geometry; a log corrupt before its tail ([`StoreError::Corrupt`]).
-    pub fn open(dir: &Path, keys: Arc<KeyRing>, config: FilterConfig) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path, keys: &Keys, config: FilterConfig) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
+        let lock = lock_dir(dir)?;
         let set = RevocationSet::new(config)?;
         let mut recovery = Recovery::default();
         match fs::remove_file(dir.join(SNAPSHOT_TMP)) {
@@ -103,11 +106,23 @@ impl FileStore {
             _ => {}
         }
         let mut snapshot_len = 0;
+        let mut reseal = false;
         match fs::read(dir.join(SNAPSHOT_FILE)) {
             Ok(bytes) => {
-                set.merge(&RevocationSnapshot::from_bytes(&bytes, &keys)?)?;
+                let (snapshot, sealed_by) = match RevocationSnapshot::from_bytes_by(&bytes, &keys.load()) {
+                    Err(SnapshotError::UnknownKey) => {
+                        return Err(StoreError::SnapshotKeyMissing {
+                            dir: dir.display().to_string(),
+                            key_id: RevocationSnapshot::key_id_of(&bytes).map_or(0, |k| k.0),
+                        })
+                    }
+                    other => other?,
+                };
+                set.merge(&snapshot)?;
                 recovery.snapshot_loaded = true;
                 snapshot_len = bytes.len() as u64;
+                // Sealed before a rotation: written again under the primary key at once.
+                reseal = sealed_by != KeyState::Primary;
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(io("reading the snapshot")(e)),
@@ -115,7 +130,8 @@ impl FileStore {
         let (file, len) = replay(dir, &set, &mut recovery)?;
         let inner = Arc::new(Inner {
             set,
-            keys,
+            keys: keys.clone(),
+            _lock: lock,
             dir: dir.to_path_buf(),
             state: Mutex::new(LogState {
                 file: Arc::new(file),
@@ -135,10 +151,14 @@ impl FileStore {
             .name("revocation-writer".into())
             .spawn(move || worker.run_writer())
             .map_err(io("starting the revocation writer"))?;
-        Ok(Self {
+        let store = Self {
             inner,
             writer: Some(writer),
-        })
+        };
+        if reseal {
+            store.compact()?;
+        }
+        Ok(store)
     }
 
     /// Sets the smallest log size in bytes after which the log is compacted (default 1 MiB).
@@ -146,9 +166,9 @@ impl FileStore {
     /// so compaction costs O(1) amortized per logged byte however large the set grows.
     ///
     /// ```
-    /// # use std::sync::Arc; use sealed_session::{KeyRing, revocation::*};
+    /// # use std::sync::Arc; use sealed_session::{KeyRing, Keys, revocation::*};
     /// # let dir = std::env::temp_dir().join(format!("ss-doc-compact-{}", std::process::id()));
-    /// let store = FileStore::open(&dir, Arc::new(KeyRing::generate()?), FilterConfig::default())?
+    /// let store = FileStore::open(&dir, &Keys::new(KeyRing::generate()?)?, FilterConfig::default())?
     ///     .compact_after(4 << 20);
     /// # drop(store); std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -357,7 +377,7 @@ impl Inner {
         if st.len < min_len || (min_len > 0 && st.len == 0) {
             return Ok(());
         }
-        let bytes = self.set.snapshot().to_bytes(&self.keys)?;
+        let bytes = self.set.snapshot().to_bytes(&self.keys.load())?;
         write_snapshot(&self.dir, &bytes)?;
         self.snapshot_len.store(bytes.len() as u64, Ordering::Relaxed);
         // The snapshot now holds every logged record; an empty log after a crash here is as

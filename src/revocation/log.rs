@@ -110,8 +110,8 @@ fn checksum(bytes: &[u8]) -> [u8; CHECK_LEN] {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
-    use crate::claims::Epoch;
     use crate::clock::UnixTime;
+    use crate::token::claims::Epoch;
 
     fn sample() -> Vec<Revocation> {
         vec![

@@ -129,8 +129,8 @@ fn level_code(level: PressureLevel) -> u8 {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-    use crate::claims::Epoch;
     use crate::revocation::{FilterConfig, PressureLevel, RevocationSet};
+    use crate::token::claims::Epoch;
 
     fn id(i: u64) -> [u8; 16] {
         // Spread over both halves like the CSPRNG ids the filters expect.

@@ -11,10 +11,10 @@ use super::cutoffs::{KillSwitch, SubjectCutoffs};
 use super::filter::Filter;
 use super::pressure::{self, Alarms, Pressure};
 use super::snapshot::{FilterSnapshot, GenerationSnapshot, RevocationSnapshot};
-use crate::claims::{Epoch, EPOCH_SECONDS, TIME_ORIGIN};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
-use crate::sealer::MAX_LEEWAY;
+use crate::token::claims::{Epoch, EPOCH_SECONDS, TIME_ORIGIN};
+use crate::token::sealer::MAX_LEEWAY;
 
 /// One generation: the filters it has grown, oldest (largest rate) first.
 struct Generation {
@@ -337,7 +337,7 @@ impl RevocationSet {
         let sealed = table
             .find(number)
             .and_then(|g| g.filters.last())
-            .map_or(true, |f| f.is_sealed());
+            .is_none_or(|f| f.is_sealed());
         let want = if sealed { (have + 1).min(MAX_FILTERS) } else { have };
         drop(table);
         self.ensure_filters(number, want).last().cloned()

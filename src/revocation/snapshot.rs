@@ -8,10 +8,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::config::MAX_FILTERS;
 use super::filter::positions;
-use crate::claims::{Epoch, MAX_SUBJECT_LEN};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
 use crate::keys::{KeyId, KeyRing, KeyState};
+use crate::token::claims::{Epoch, MAX_SUBJECT_LEN};
 
 /// The snapshot format version (first byte).
 pub const SNAPSHOT_VERSION: u8 = 1;
@@ -188,6 +188,22 @@ impl RevocationSnapshot {
     /// # Errors
     /// A [`SnapshotError`] naming the first check that failed.
     pub fn from_bytes(bytes: &[u8], keys: &KeyRing) -> Result<Self, SnapshotError> {
+        let (snapshot, state) = Self::from_bytes_by(bytes, keys)?;
+        if state == KeyState::Retired {
+            return Err(SnapshotError::RetiredKey);
+        }
+        Ok(snapshot)
+    }
+
+    /// The key id a snapshot names, read from its header (nothing is checked).
+    pub(crate) fn key_id_of(bytes: &[u8]) -> Option<KeyId> {
+        bytes.get(1).copied().map(KeyId)
+    }
+
+    /// As [`from_bytes`](Self::from_bytes), but a snapshot under a retired key opens too (its
+    /// MAC still verified), with the state of the key that sealed it: a store's own snapshot
+    /// from before a rotation is re-sealed under the primary key, not refused.
+    pub(crate) fn from_bytes_by(bytes: &[u8], keys: &KeyRing) -> Result<(Self, KeyState), SnapshotError> {
         if bytes.len() < 2 + MAC_LEN {
             return Err(SnapshotError::Malformed);
         }
@@ -198,11 +214,9 @@ impl RevocationSnapshot {
             return Err(SnapshotError::UnsupportedVersion);
         }
         let key = keys.get(KeyId(key_id)).ok_or(SnapshotError::UnknownKey)?;
-        if key.state == KeyState::Retired {
-            return Err(SnapshotError::RetiredKey);
-        }
         hmac::verify(&key.snapshot, signed, tag).map_err(|_| SnapshotError::BadMac)?;
-        Self::decode_body(body).ok_or(SnapshotError::Malformed)
+        let snapshot = Self::decode_body(body).ok_or(SnapshotError::Malformed)?;
+        Ok((snapshot, key.state))
     }
 
     /// The kill-switch time, if set.

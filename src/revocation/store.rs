@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::config::FilterConfig;
 use super::set::RevocationSet;
 use super::snapshot::SnapshotError;
-use crate::claims::{Epoch, MAX_SUBJECT_LEN};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
+use crate::token::claims::{Epoch, MAX_SUBJECT_LEN};
 
 /// One revocation, as applied to a [`RevocationSet`] and written to a revocation log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +73,27 @@ pub enum StoreError {
     /// The stored snapshot was refused.
     #[error("revocation store: {0}")]
     Snapshot(#[from] SnapshotError),
+    /// The data directory's snapshot is sealed under a key the ring does not have at all.
+    #[error(
+        "revocation snapshot in {dir} is sealed under key {key_id}, which is not in the key ring: \
+         add that key back to the key file (it may be retired), or move the data directory aside \
+         to start without its revocations"
+    )]
+    SnapshotKeyMissing {
+        /// The data directory.
+        dir: String,
+        /// The key id the snapshot names.
+        key_id: u8,
+    },
+    /// Another process has the data directory open.
+    #[error(
+        "revocation data directory {dir} is in use by another process (lock file {dir}/lock); \
+         give each process its own directory"
+    )]
+    Locked {
+        /// The data directory.
+        dir: String,
+    },
     /// The log has an invalid record followed by valid ones; cutting it there would drop
     /// acknowledged revocations, so the store refuses to open.
     #[error("revocation log corrupt at byte {offset} with valid records after it")]

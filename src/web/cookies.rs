@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
-use crate::sealer::SealedToken;
+use crate::token::sealer::SealedToken;
 
 /// Browsers drop cookies whose name, value and attributes exceed 4096 bytes (RFC 6265 §6.1).
 pub const MAX_COOKIE_BYTES: usize = 4096;

@@ -5,13 +5,13 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::claims::Privilege;
 use crate::clock::UnixTime;
 use crate::session::{Minted, TransitionError};
+use crate::token::claims::Privilege;
 
 use super::origin::Provenance;
 use super::state::{CookieAction, Shared};
-use crate::events::EventKind;
+use crate::session::events::EventKind;
 
 /// Privilege level constants for [`RequireLevel`].
 pub const ANONYMOUS: u8 = 0;
@@ -245,7 +245,7 @@ impl SessionControl {
             if st
                 .session
                 .as_ref()
-                .map_or(true, |s| everywhere && s.subject().is_none())
+                .is_none_or(|s| everywhere && s.subject().is_none())
             {
                 return Err(WebError::Unauthenticated);
             }

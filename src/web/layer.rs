@@ -19,8 +19,8 @@ use super::cookies::Found;
 use super::origin::{self, Provenance};
 use super::state::{Client, CookieAction, RequestState, Shared};
 use super::WebConfig;
-use crate::claims::Privilege;
-use crate::events::EventKind;
+use crate::session::events::EventKind;
+use crate::token::claims::Privilege;
 use crate::SessionManager;
 
 /// Installs sessions on an axum router: `router.layer(SessionLayer::new(manager, config))`.
@@ -297,7 +297,7 @@ async fn scan_form(
         ["sid", "jsessionid", "phpsessid", cookie_name]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n))
-            || crate::UntrustedToken::parse(value).is_ok()
+            || crate::token::UntrustedToken::parse(value).is_ok()
     });
     if planted {
         let client = shared.lock().client.clone();
@@ -326,6 +326,6 @@ fn query_has_token(parts: &Parts, cookie_name: &str) -> bool {
         let name = name.to_ascii_lowercase();
         NAMES.contains(&name.as_str())
             || name.eq_ignore_ascii_case(cookie_name)
-            || crate::UntrustedToken::parse(value).is_ok()
+            || crate::token::UntrustedToken::parse(value).is_ok()
     })
 }

@@ -4,9 +4,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::origin::Provenance;
-use crate::binding::ClientContext;
-use crate::sealer::SealedToken;
+use crate::session::binding::ClientContext;
 use crate::session::Session;
+use crate::token::sealer::SealedToken;
 use crate::SessionManager;
 
 /// What the layer must do to the session cookie when the response goes out.

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sealed_session::token::{BindingHash, Claims, Epoch, Flags, Privilege, Sealer, SessionId};
 use sealed_session::{
-    BindingHash, Claims, Clock, ConfigError, Epoch, Flags, KeyId, KeyRing, KeyState, Privilege, Reason,
-    Sealer, SessionId, SessionKey, SystemClock, UnixTime,
+    Clock, ConfigError, KeyId, KeyRing, KeyState, Reason, SessionKey, SystemClock, UnixTime,
 };
 use zeroize::Zeroizing;
 
@@ -168,7 +168,7 @@ fn run(command: Command) -> Result<(), CliError> {
 
 fn keygen(out: &Path, id: u8) -> Result<(), CliError> {
     let ring = KeyRing::empty().with_key(KeyId(id), KeyState::Primary, SessionKey::generate()?)?;
-    match sealed_session::write_key_file(out, &ring, true) {
+    match ring.write_new_file(out) {
         Err(ConfigError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(CliError::Exists(out.to_path_buf()));
         }
@@ -207,7 +207,7 @@ fn keys(file: &Path, action: KeysAction) -> Result<(), CliError> {
             format!("retired key id {id}")
         }
     };
-    sealed_session::write_key_file(file, &ring, false)?;
+    ring.replace_file(file)?;
     println!("{message}");
     Ok(())
 }

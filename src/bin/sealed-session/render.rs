@@ -1,7 +1,8 @@
 //! The JSON shape `inspect` prints: identifiers and bytes as hex, times as Unix seconds and
 //! RFC 3339 UTC.
 
-use sealed_session::{Flags, Opened, Privilege, UnixTime};
+use sealed_session::token::{Flags, Opened, Privilege};
+use sealed_session::UnixTime;
 use serde::Serialize;
 
 #[derive(Serialize)]

@@ -1,11 +1,11 @@
 //! What the request path hands to application code: verified sessions and minted tokens.
 
-use crate::claims::{Claims, Epoch, Privilege, SessionId, TokenId};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
 use crate::keys::KeyId;
 use crate::revocation::StoreError;
-use crate::sealer::SealedToken;
+use crate::token::claims::{Claims, Epoch, Privilege, SessionId, TokenId};
+use crate::token::sealer::SealedToken;
 
 /// A session whose token opened, passed every check and is bound to this client.
 ///

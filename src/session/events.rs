@@ -132,13 +132,3 @@ impl EventSink for CollectingSink {
         }
     }
 }
-
-/// Sends an event to two sinks (e.g. tracing and an app's own).
-pub struct FanOut<A, B>(pub A, pub B);
-
-impl<A: EventSink, B: EventSink> EventSink for FanOut<A, B> {
-    fn emit(&self, event: &SecurityEvent) {
-        self.0.emit(event);
-        self.1.emit(event);
-    }
-}

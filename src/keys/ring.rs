@@ -7,7 +7,7 @@ use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{ConfigError, Reason};
-use crate::xchacha::KEY_LEN;
+use crate::token::aead::KEY_LEN;
 
 /// HKDF-SHA256 salt for every subkey (spec/format.md, "Keys").
 pub(crate) const HKDF_SALT: &[u8] = b"sealed-session/v1";
@@ -67,7 +67,7 @@ impl SessionKey {
     /// [`ConfigError::Randomness`] when the generator fails.
     pub fn generate() -> Result<Self, ConfigError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-        crate::rng::fill_from_os(bytes.as_mut())?;
+        crate::token::rng::fill_from_os(bytes.as_mut())?;
         Ok(Self(bytes))
     }
 
@@ -260,7 +260,7 @@ impl KeyRing {
     /// # Errors
     /// A detailed [`ConfigError::KeyFile`] naming the entry and the problem.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        crate::keyfile::parse(text)
+        crate::keys::file::parse(text)
     }
 
     /// Loads a key file, refusing one that group or others can access.
@@ -268,7 +268,7 @@ impl KeyRing {
     /// # Errors
     /// Unreadable file, loose permissions, or a parse error.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        crate::keyfile::load(path)
+        crate::keys::file::load(path)
     }
 
     /// Loads keys from an environment variable holding key-file text.
@@ -283,9 +283,42 @@ impl KeyRing {
         Self::parse(&text)
     }
 
+    /// Writes the ring as a new key file at `path` (mode 0600); an existing file is never
+    /// overwritten (key generation).
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`] when the file exists or cannot be written.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("keys");
+    /// sealed_session::KeyRing::generate()?.write_new_file(&path)?;
+    /// assert!(sealed_session::KeyRing::generate()?.write_new_file(&path).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_new_file(&self, path: &std::path::Path) -> Result<(), ConfigError> {
+        super::file::write(path, self, true)
+    }
+
+    /// Replaces the key file at `path` atomically (a temporary file, fsync, rename; mode
+    /// 0600), as an operator's rotation step does.
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`] when the file cannot be written.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("keys");
+    /// sealed_session::KeyRing::generate()?.replace_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn replace_file(&self, path: &std::path::Path) -> Result<(), ConfigError> {
+        super::file::write(path, self, false)
+    }
+
     /// The ring in key-file format. Holds secrets: write it only to a 0600 file.
     pub fn to_key_file_text(&self) -> Zeroizing<String> {
-        crate::keyfile::render(self.keys.iter().map(|k| (k.id, k.state, &k.secret)))
+        crate::keys::file::render(self.keys.iter().map(|k| (k.id, k.state, &k.secret)))
     }
 
     /// Checks the ring can mint.
@@ -296,6 +329,24 @@ impl KeyRing {
         self.primary_id()
             .map(|_| ())
             .ok_or(ConfigError::KeyRing("no primary key"))
+    }
+
+    /// A second copy of the ring, secrets included, for [`Keys::modify`](super::Keys::modify)
+    /// to edit while readers keep the published one.
+    pub(crate) fn duplicate(&self) -> Self {
+        Self {
+            keys: self
+                .keys
+                .iter()
+                .map(|k| {
+                    RingKey::new(
+                        k.id,
+                        k.state,
+                        SessionKey::from_bytes(*k.secret.dangerous_expose_secret()),
+                    )
+                })
+                .collect(),
+        }
     }
 
     pub(crate) fn get(&self, id: KeyId) -> Option<&RingKey> {

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use crate::binding::Binding;
 use crate::error::ConfigError;
+use crate::session::binding::Binding;
 
 /// Longest grace window a rotated-away token may keep working.
-pub const MAX_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const MAX_GRACE: Duration = Duration::from_secs(30);
 
 /// When `verify` replaces a token with a fresh one (rolling rotation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,7 +214,7 @@ impl Policy {
         if self.grace > MAX_GRACE {
             return bad("grace", "at most 30 seconds");
         }
-        if self.leeway > crate::MAX_LEEWAY {
+        if self.leeway > crate::token::MAX_LEEWAY {
             return bad("leeway", "at most 60 seconds");
         }
         // Token times have one-second resolution, and a token minted in the second of a

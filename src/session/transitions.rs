@@ -1,13 +1,13 @@
 //! Privilege changes. Each consumes the verified session, revokes its token durably first,
 //! then mints a successor with a fresh nonce: nothing ever adopts a client's identifier.
 
-use crate::binding::ClientContext;
-use crate::claims::{Claims, Epoch, Privilege, SessionId};
 use crate::clock::UnixTime;
-use crate::events::EventKind;
-use crate::manager::SessionManager;
 use crate::revocation::{Durability, Revocation};
+use crate::session::binding::ClientContext;
+use crate::session::events::EventKind;
+use crate::session::manager::SessionManager;
 use crate::session::{Minted, Session, TransitionError};
+use crate::token::claims::{Claims, Epoch, Privilege, SessionId};
 
 impl SessionManager {
     /// Starts an anonymous session (a visitor before login).
@@ -32,7 +32,7 @@ impl SessionManager {
         client: &ClientContext<'_>,
     ) -> Result<Minted, TransitionError> {
         Self::check_level(level).map_err(TransitionError::InvalidLogin)?;
-        if subject.is_empty() || subject.len() > crate::MAX_SUBJECT_LEN {
+        if subject.is_empty() || subject.len() > crate::token::MAX_SUBJECT_LEN {
             return Err(TransitionError::InvalidLogin("subject must be 1 to 64 bytes"));
         }
         let now = self.clock.now();
@@ -44,11 +44,7 @@ impl SessionManager {
             self.revoke_id(prev.claims.epoch, prev.claims.session_id.0, durability)?;
         }
         let minted = self.fresh_session(Some(subject), level, client, now)?;
-        self.emit(
-            EventKind::Login,
-            self.tag(&self.sealer(), minted.session.session_id()),
-            client,
-        );
+        self.emit(EventKind::Login, self.tag(minted.session.session_id()), client);
         Ok(minted)
     }
 
@@ -63,7 +59,7 @@ impl SessionManager {
         let minted = self.transition(session, Privilege::Elevated, Some(now), client, now)?;
         self.emit(
             EventKind::Elevation,
-            self.tag(&self.sealer(), minted.session.session_id()),
+            self.tag(minted.session.session_id()),
             client,
         );
         Ok(minted)
@@ -77,11 +73,7 @@ impl SessionManager {
     pub fn step_down(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         let now = self.clock.now();
         let minted = self.transition(session, Privilege::Authenticated, None, client, now)?;
-        self.emit(
-            EventKind::StepDown,
-            self.tag(&self.sealer(), minted.session.session_id()),
-            client,
-        );
+        self.emit(EventKind::StepDown, self.tag(minted.session.session_id()), client);
         Ok(minted)
     }
 
@@ -93,7 +85,7 @@ impl SessionManager {
         if session.grace_copy {
             self.emit(
                 EventKind::GraceCopyRefused,
-                self.tag(&self.sealer(), session.session_id()),
+                self.tag(session.session_id()),
                 client,
             );
             return Err(TransitionError::GraceCopy);
@@ -109,7 +101,7 @@ impl SessionManager {
     /// # Errors
     /// The store could not make the revocation durable (the session may still be live).
     pub fn logout(&self, session: Session, client: &ClientContext<'_>) -> Result<(), TransitionError> {
-        let tag = self.tag(&self.sealer(), session.session_id());
+        let tag = self.tag(session.session_id());
         let durability = Self::durability_for(&session, Durability::Synced);
         self.revoke_session(
             session.claims.epoch,
@@ -169,7 +161,7 @@ impl SessionManager {
         if session.grace_copy {
             self.emit(
                 EventKind::GraceCopyRefused,
-                self.tag(&self.sealer(), session.session_id()),
+                self.tag(session.session_id()),
                 client,
             );
             return Err(TransitionError::GraceCopy);
@@ -243,18 +235,13 @@ impl SessionManager {
         self.mint_claims(claims, client, now)
     }
 
-    /// Stamps times and binding, seals, and wraps the result.
+    /// Stamps times, then has the sealer bind, seal and identify the token.
     fn mint_claims(
         &self,
         mut claims: Claims,
         client: &ClientContext<'_>,
         now: UnixTime,
     ) -> Result<Minted, TransitionError> {
-        let sealer = self.sealer();
-        let key = sealer
-            .keys()
-            .primary()
-            .ok_or(crate::ConfigError::KeyRing("no primary key"))?;
         let fresh_authentication = claims.authenticated_at >= now;
         let issued_at = self.stamp_after_cutoffs(&claims, fresh_authentication, now);
         claims.issued_at = issued_at;
@@ -268,22 +255,19 @@ impl SessionManager {
         claims.session_deadline = claims.session_deadline.max(claims.expires_at);
         claims.epoch = claims.epoch.max(Epoch::containing(claims.session_deadline));
         claims.flags = self.policy.binding.flags();
-        // The nonce comes first: the binding MAC is keyed per token by it.
-        let nonce = crate::sealer::fresh_nonce()?;
-        claims.binding = self
-            .policy
-            .binding
-            .hash(&key.binding, &nonce, claims.flags, client);
-        let token = sealer.mint_with_nonce(&claims, nonce)?;
-        let token_id = crate::sealer::token_id_of(&nonce);
+        let input = self.policy.binding.input(claims.flags, client);
+        let sealed = self.sealer.mint_bound(claims, input.as_deref())?;
         let session = Session {
-            key_id: key.id,
-            token_id,
-            privilege: claims.privilege,
-            claims,
+            key_id: sealed.key_id,
+            token_id: sealed.token_id,
+            privilege: sealed.claims.privilege,
+            claims: sealed.claims,
             grace_copy: false,
         };
-        Ok(Minted { token, session })
+        Ok(Minted {
+            token: sealed.token,
+            session,
+        })
     }
 
     /// A cutoff `c` refuses tokens whose time is before `c`; a cutoff made now is `now + 1 s`

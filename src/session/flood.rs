@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::clock::UnixTime;
-use crate::events::SessionTag;
+use crate::session::events::SessionTag;
 use sketch::Sketch;
 
 /// How many invalid tokens in what window count as a flood.

@@ -16,7 +16,8 @@ pub const MAX_SUBJECT_LEN: usize = 64;
 /// Longest application data, in bytes.
 pub const MAX_APP_DATA_LEN: usize = 256;
 /// Longest claims encoding this format can produce (spec/format.md, "Length bounds").
-pub const MAX_CLAIMS_LEN: usize = 16 + 1 + 1 + 10 + 5 * 4 + 16 + 1 + MAX_SUBJECT_LEN + 2 + MAX_APP_DATA_LEN;
+pub(crate) const MAX_CLAIMS_LEN: usize =
+    16 + 1 + 1 + 10 + 5 * 4 + 16 + 1 + MAX_SUBJECT_LEN + 2 + MAX_APP_DATA_LEN;
 
 /// A session's 128-bit identifier: new at every login, shared by all tokens of the session.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,7 +31,7 @@ impl SessionId {
     /// [`ConfigError::Randomness`] when the operating system generator fails.
     pub fn generate() -> Result<Self, ConfigError> {
         let mut id = [0u8; 16];
-        crate::rng::fill(&mut id)?;
+        crate::token::rng::fill(&mut id)?;
         Ok(Self(id))
     }
 }

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::error::ConfigError;
 use crate::keys::{KeyId, KeyRing, KeyState, SessionKey};
-use crate::xchacha::KEY_LEN;
+use crate::token::aead::KEY_LEN;
 
 /// First non-comment line of every key file.
 pub(crate) const MAGIC: &str = "sealed-session-keys v1";
@@ -132,7 +132,7 @@ fn check_permissions(_path: &Path) -> Result<(), ConfigError> {
 ///
 /// # Errors
 /// The file exists (with `create_new`) or cannot be written.
-pub fn write_key_file(path: &Path, ring: &KeyRing, create_new: bool) -> Result<(), ConfigError> {
+pub(crate) fn write(path: &Path, ring: &KeyRing, create_new: bool) -> Result<(), ConfigError> {
     let io = |source| ConfigError::Io {
         context: format!("writing key file {}", path.display()),
         source,
@@ -141,7 +141,7 @@ pub fn write_key_file(path: &Path, ring: &KeyRing, create_new: bool) -> Result<(
     // A unique temporary name: a crash mid-write leaves debris, never a name that blocks
     // the next write.
     let mut suffix = [0u8; 8];
-    crate::rng::fill(&mut suffix)?;
+    crate::token::rng::fill(&mut suffix)?;
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = path.with_extension(format!("tmp-{suffix}"));
     let target = if create_new {

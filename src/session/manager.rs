@@ -3,20 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-
 use ring::{digest, hmac};
 
-use crate::binding::ClientContext;
-use crate::claims::{Epoch, Privilege, SessionId, TokenId};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::error::{ConfigError, Reason, Rejected};
-use crate::events::{EventKind, EventSink, SecurityEvent, SessionTag, TracingSink};
-use crate::flood::{FloodDetector, FloodPolicy, SourceLimiter};
-use crate::keys::KeyRing;
-use crate::policy::Policy;
+use crate::keys::{KeyRing, Keys};
 use crate::revocation::{Durability, Revocation, RevocationStore, StoreError};
-use crate::sealer::Sealer;
+use crate::session::binding::ClientContext;
+use crate::session::events::{EventKind, EventSink, SecurityEvent, SessionTag, TracingSink};
+use crate::session::flood::{FloodDetector, FloodPolicy, SourceLimiter};
+use crate::session::policy::Policy;
+use crate::token::claims::{Epoch, Privilege, SessionId, TokenId};
+use crate::token::sealer::Sealer;
 
 /// Creates, verifies and transitions sessions. Share one per process (`Arc`); every method
 /// takes `&self`.
@@ -24,7 +22,7 @@ use crate::sealer::Sealer;
 /// See the crate documentation for the request flow and `spec/sessions.md` for the state
 /// machine.
 pub struct SessionManager {
-    pub(crate) sealer: ArcSwap<Sealer>,
+    pub(crate) sealer: Sealer,
     pub(crate) policy: Policy,
     pub(crate) store: Arc<dyn RevocationStore>,
     pub(crate) events: Arc<dyn EventSink>,
@@ -35,7 +33,7 @@ pub struct SessionManager {
 
 /// Builds a [`SessionManager`] with consuming `with_*` setters.
 pub struct SessionManagerBuilder {
-    keys: KeyRing,
+    keys: Keys,
     context: String,
     store: Arc<dyn RevocationStore>,
     policy: Policy,
@@ -49,9 +47,13 @@ impl SessionManager {
     /// Starts a builder. The revocation store is required: choose
     /// [`crate::revocation::FileStore`] for a node that must never forget a logout across
     /// restarts, [`crate::revocation::MemoryStore`] for tests.
-    pub fn builder(keys: KeyRing, context: &str, store: Arc<dyn RevocationStore>) -> SessionManagerBuilder {
+    pub fn builder(
+        keys: impl Into<Keys>,
+        context: &str,
+        store: Arc<dyn RevocationStore>,
+    ) -> SessionManagerBuilder {
         SessionManagerBuilder {
-            keys,
+            keys: keys.into(),
             context: context.to_owned(),
             store,
             policy: Policy::default(),
@@ -77,17 +79,19 @@ impl SessionManager {
         self.clock.now()
     }
 
-    /// Replaces the key ring (e.g. after the operator edited the key file). Tokens minted under
-    /// keys still present keep opening; follow the three-phase rotation in spec/format.md.
+    /// Replaces the key ring (e.g. after the operator edited the key file) for the manager
+    /// and every store sharing its [`Keys`] handle. Tokens minted under keys still present
+    /// keep opening; follow the three-phase rotation in spec/format.md §17.
     ///
     /// # Errors
-    /// The new ring has no primary key.
+    /// The new ring has no primary key; the old ring stays.
     pub fn replace_keys(&self, keys: KeyRing) -> Result<(), ConfigError> {
-        let old = self.sealer();
-        let context = old.context_str().to_owned();
-        let sealer = Sealer::new(keys, &context)?.with_leeway(old.leeway())?;
-        self.sealer.store(Arc::new(sealer));
-        Ok(())
+        self.sealer.keys().replace(keys)
+    }
+
+    /// The key handle the manager reads (share it with stores built later).
+    pub fn keys(&self) -> &Keys {
+        self.sealer.keys()
     }
 
     /// Drops revocation generations whose tokens have all expired. Call it periodically.
@@ -95,14 +99,10 @@ impl SessionManager {
         self.store.set().expire(now);
     }
 
-    /// The current sealer; a lock-free load, so key replacement never blocks verify.
-    pub(crate) fn sealer(&self) -> arc_swap::Guard<Arc<Sealer>> {
-        self.sealer.load()
-    }
-
     /// A keyed, non-reversible tag of a session id for events.
-    pub(crate) fn tag(&self, sealer: &Sealer, id: &SessionId) -> Option<SessionTag> {
-        let key = sealer.keys().primary()?;
+    pub(crate) fn tag(&self, id: &SessionId) -> Option<SessionTag> {
+        let ring = self.sealer.keys().load();
+        let key = ring.primary()?;
         let t = hmac::sign(&key.session_tag, &id.0);
         let mut out = [0u8; 8];
         out.copy_from_slice(t.as_ref().get(..8)?);
@@ -328,9 +328,10 @@ impl SessionManagerBuilder {
                 problem: "longer than the revocation filter's max lifetime (FilterConfig::with_max_lifetime)",
             });
         }
-        let sealer = Sealer::new(self.keys, &self.context)?.with_leeway(self.policy.leeway)?;
+        self.keys.current().validate()?;
+        let sealer = Sealer::with_keys(self.keys, &self.context)?.with_leeway(self.policy.leeway)?;
         Ok(SessionManager {
-            sealer: ArcSwap::from_pointee(sealer),
+            sealer,
             policy: self.policy,
             store: self.store,
             events: self.events,

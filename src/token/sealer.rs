@@ -5,15 +5,17 @@ use std::time::Duration;
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::claims::{Claims, TokenId};
+use subtle::ConstantTimeEq;
+
+use super::aead::{self, KEY_LEN, NONCE_LEN};
+use super::claims::{BindingHash, Claims, TokenId};
+use super::wire::{self, UntrustedToken, HEADER_LEN, VERSION};
 use crate::clock::UnixTime;
 use crate::error::{ConfigError, Reason, Rejected};
-use crate::keys::{KeyId, KeyRing, RingKey};
-use crate::wire::{self, UntrustedToken, HEADER_LEN, VERSION};
-use crate::xchacha::{self, NONCE_LEN};
+use crate::keys::{KeyId, KeyRing, Keys, RingKey};
 
 /// Longest application context string.
-pub const MAX_CONTEXT_LEN: usize = 255;
+pub(crate) const MAX_CONTEXT_LEN: usize = 255;
 /// Largest clock leeway [`Sealer::with_leeway`] accepts.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
@@ -46,7 +48,7 @@ impl fmt::Debug for SealedToken {
 
 /// A token that opened and passed the time checks. `Debug` leaves out the nonce (it is the
 /// token id and keys the binding value).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Opened {
     /// The key that sealed it.
     pub key_id: KeyId,
@@ -54,9 +56,31 @@ pub struct Opened {
     pub token_id: TokenId,
     /// What it asserts.
     pub claims: Claims,
-    /// The token's nonce (the binding MAC is keyed per token by it).
+    /// The token's nonce (the binding value is keyed per token by it).
     pub nonce: [u8; NONCE_LEN],
+    /// The sealing key's binding subkey, so checking the binding needs no second lookup.
+    binding_key: Zeroizing<[u8; KEY_LEN]>,
 }
+
+impl Opened {
+    /// Whether `input` (the encoded client context, spec/sessions.md §6) is what this token
+    /// was bound to. The recomputed value is compared in constant time.
+    pub(crate) fn binding_matches(&self, input: &[u8]) -> bool {
+        let actual = binding_value(&self.binding_key, &self.nonce, input);
+        bool::from(actual.0.ct_eq(&self.claims.binding.0))
+    }
+}
+
+impl PartialEq for Opened {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_id == other.key_id
+            && self.token_id == other.token_id
+            && self.claims == other.claims
+            && self.nonce == other.nonce
+    }
+}
+
+impl Eq for Opened {}
 
 impl fmt::Debug for Opened {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -67,15 +91,24 @@ impl fmt::Debug for Opened {
     }
 }
 
+/// A freshly sealed token with everything the session layer keeps about it.
+pub(crate) struct Sealed {
+    pub(crate) token: SealedToken,
+    pub(crate) key_id: KeyId,
+    pub(crate) token_id: TokenId,
+    pub(crate) claims: Claims,
+}
+
 /// Seals claims into tokens and opens them, for one application context.
 ///
 /// ```
-/// use sealed_session::{KeyRing, Sealer};
+/// use sealed_session::token::Sealer;
+/// use sealed_session::KeyRing;
 /// let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
 /// # Ok::<(), sealed_session::ConfigError>(())
 /// ```
 pub struct Sealer {
-    keys: KeyRing,
+    keys: Keys,
     context: Vec<u8>,
     leeway: Duration,
 }
@@ -90,18 +123,36 @@ impl fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// A sealer for the application `context` (e.g. the service name). Tokens sealed for one
-    /// context never open in another: the context is part of the AEAD associated data.
+    /// A sealer for the application `context` (e.g. the service name) with its own key
+    /// handle. Tokens sealed for one context never open in another: the context is part of
+    /// the AEAD associated data.
     ///
     /// # Errors
     /// The ring has no primary key, or the context is empty or longer than 255 bytes.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing};
+    /// let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn new(keys: KeyRing, context: &str) -> Result<Self, ConfigError> {
-        keys.validate()?;
+        Self::with_keys(Keys::new(keys)?, context)
+    }
+
+    /// A sealer reading its keys through a shared handle (the session manager's).
+    ///
+    /// # Errors
+    /// The context is empty or longer than 255 bytes.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing, Keys};
+    /// let keys = Keys::new(KeyRing::generate()?)?;
+    /// let sealer = Sealer::with_keys(keys.clone(), "bank")?;
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn with_keys(keys: Keys, context: &str) -> Result<Self, ConfigError> {
         if context.is_empty() || context.len() > MAX_CONTEXT_LEN {
-            return Err(ConfigError::Setting {
-                setting: "context",
-                problem: "must be 1 to 255 bytes",
-            });
+            return Err(ConfigError::Context);
         }
         Ok(Self {
             keys,
@@ -114,41 +165,71 @@ impl Sealer {
     ///
     /// # Errors
     /// More than [`MAX_LEEWAY`] (60 s): a larger leeway silently extends every session.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing};
+    /// let sealer = Sealer::new(KeyRing::generate()?, "bank")?.with_leeway(std::time::Duration::from_secs(5))?;
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn with_leeway(mut self, leeway: Duration) -> Result<Self, ConfigError> {
         if leeway > MAX_LEEWAY {
-            return Err(ConfigError::Setting {
-                setting: "leeway",
-                problem: "at most 60 seconds",
-            });
+            return Err(ConfigError::Leeway);
         }
         self.leeway = leeway;
         Ok(self)
     }
 
-    /// The key ring.
-    pub fn keys(&self) -> &KeyRing {
+    /// The key handle this sealer reads.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing};
+    /// let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// assert!(sealer.keys().current().primary_id().is_some());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
-    /// The key ring, to promote or retire keys.
-    pub fn keys_mut(&mut self) -> &mut KeyRing {
-        &mut self.keys
-    }
-
-    /// The application context.
-    pub(crate) fn context_str(&self) -> &str {
-        core::str::from_utf8(&self.context).unwrap_or("")
-    }
-
     /// The configured leeway.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing};
+    /// assert!(Sealer::new(KeyRing::generate()?, "bank")?.leeway().is_zero());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn leeway(&self) -> Duration {
         self.leeway
     }
 
-    /// Seals `claims` under the primary key with a fresh random nonce (and so a fresh token id).
+    /// Seals `claims` as given (their binding value included) under the primary key with a
+    /// fresh random nonce, and so a fresh token id.
     ///
     /// # Errors
-    /// Claims out of bounds, no primary key, or a randomness failure.
+    /// Claims out of bounds ([`ConfigError::Claims`]), or a randomness failure.
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// let claims = Claims {
+    ///     session_id: SessionId([7; 16]),
+    ///     subject: Some("alice".into()),
+    ///     privilege: Privilege::Authenticated,
+    ///     epoch: Epoch::containing(deadline),
+    ///     issued_at: now,
+    ///     expires_at: UnixTime(now.0 + 1800),
+    ///     session_deadline: deadline,
+    ///     authenticated_at: now,
+    ///     binding: BindingHash::default(),
+    ///     flags: Flags::default(),
+    ///     app_data: Vec::new(),
+    /// };
+    /// let token = sealer.mint(&claims)?;
+    /// assert_eq!(sealer.open_at(token.expose_secret(), now)?.claims, claims);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn mint(&self, claims: &Claims) -> Result<SealedToken, ConfigError> {
         self.mint_with_nonce(claims, fresh_nonce()?)
     }
@@ -179,41 +260,61 @@ impl Sealer {
         plaintext: &[u8],
         nonce: [u8; NONCE_LEN],
     ) -> Result<SealedToken, ConfigError> {
-        self.seal_with(nonce, |out| {
+        let ring = self.keys.load();
+        let key = ring.primary().ok_or(ConfigError::NoPrimaryKey)?;
+        self.seal_with(key, nonce, |out| {
             out.extend_from_slice(plaintext);
             Ok(())
         })
     }
 
-    pub(crate) fn mint_with_nonce(
+    /// Assembles a whole session token: draws the nonce, binds `binding_input` (the encoded
+    /// client context, or `None` for an unbound token) under the primary key's binding
+    /// subkey and that nonce, and seals.
+    pub(crate) fn mint_bound(
         &self,
-        claims: &Claims,
-        nonce: [u8; NONCE_LEN],
-    ) -> Result<SealedToken, ConfigError> {
-        self.seal_with(nonce, |out| claims.encode_into(out))
+        mut claims: Claims,
+        binding_input: Option<&[u8]>,
+    ) -> Result<Sealed, ConfigError> {
+        let ring = self.keys.load();
+        let key = ring.primary().ok_or(ConfigError::NoPrimaryKey)?;
+        let nonce = fresh_nonce()?;
+        claims.binding = match binding_input {
+            Some(input) => binding_value(&key.binding, &nonce, input),
+            None => BindingHash::default(),
+        };
+        let token = self.seal_with(key, nonce, |out| claims.encode_into(out))?;
+        Ok(Sealed {
+            token,
+            key_id: key.id,
+            token_id: token_id_of(&nonce),
+            claims,
+        })
+    }
+
+    fn mint_with_nonce(&self, claims: &Claims, nonce: [u8; NONCE_LEN]) -> Result<SealedToken, ConfigError> {
+        let ring = self.keys.load();
+        let key = ring.primary().ok_or(ConfigError::NoPrimaryKey)?;
+        self.seal_with(key, nonce, |out| claims.encode_into(out))
     }
 
     /// The single sealing path: header ‖ nonce ‖ AEAD(plaintext appended by `write`) ‖ tag.
     fn seal_with(
         &self,
+        key: &RingKey,
         nonce: [u8; NONCE_LEN],
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), ConfigError>,
     ) -> Result<SealedToken, ConfigError> {
-        let key = self
-            .keys
-            .primary()
-            .ok_or(ConfigError::KeyRing("no primary key"))?;
         let header = [VERSION, key.id.0];
         let mut bytes = Vec::with_capacity(wire::MAX_TOKEN_BYTES);
         bytes.extend_from_slice(&header);
         bytes.extend_from_slice(&nonce);
         write(&mut bytes)?;
         let aad = self.aad(header);
-        let plaintext = bytes
-            .get_mut(HEADER_LEN + NONCE_LEN..)
-            .ok_or(ConfigError::Claims("framing"))?;
-        let tag = xchacha::seal_in_place(&key.seal, &nonce, &aad, plaintext)
-            .map_err(|_| ConfigError::Claims("sealing failed"))?;
+        let plaintext = bytes.get_mut(HEADER_LEN + NONCE_LEN..).unwrap_or_default();
+        // Sealing fails only for a plaintext beyond ring's limit (far larger than any claims).
+        let tag = aead::seal_in_place(&key.seal, &nonce, &aad, plaintext)
+            .map_err(|_| ConfigError::Claims("plaintext too long to seal"))?;
         bytes.extend_from_slice(&tag);
         let text = wire::encode(&bytes);
         // Only the written bytes ever held plaintext; also wiping the never-written spare
@@ -226,25 +327,26 @@ impl Sealer {
     ///
     /// # Errors
     /// An opaque [`Rejected`]; its [`Rejected::reason`] is for logs only.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing, Reason, UnixTime};
+    /// let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// let refused = sealer.open_at("AQE", UnixTime(1_795_000_000)).unwrap_err();
+    /// assert_eq!(refused.reason(), Reason::Malformed);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn open_at(&self, token: &str, now: UnixTime) -> Result<Opened, Rejected> {
         let mut untrusted = UntrustedToken::parse(token)?;
         self.open_parsed(&mut untrusted, now)
     }
 
-    /// Opens an already parsed token as of `now`.
-    ///
-    /// # Errors
-    /// An opaque [`Rejected`]; its [`Rejected::reason`] is for logs only.
-    pub fn open_untrusted_at(&self, mut token: UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
-        self.open_parsed(&mut token, now)
-    }
-
     /// Opens in place: the 429-byte buffer is decrypted where it lies, never moved.
     fn open_parsed(&self, token: &mut UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
-        let key = self.keys.opening_key(token.key_id())?;
+        let ring = self.keys.load();
+        let key = ring.opening_key(token.key_id())?;
         let parts = token.parts_mut().ok_or(Reason::Malformed)?;
         let aad = self.aad(parts.header);
-        xchacha::open_in_place(&key.seal, &parts.nonce, &aad, parts.ciphertext, &parts.tag)
+        aead::open_in_place(&key.seal, &parts.nonce, &aad, parts.ciphertext, &parts.tag)
             .map_err(|_| Reason::Forged)?;
         let claims = Claims::decode(parts.ciphertext);
         parts.ciphertext.zeroize();
@@ -255,12 +357,8 @@ impl Sealer {
             token_id: token_id_of(&parts.nonce),
             claims,
             nonce: parts.nonce,
+            binding_key: key.binding.clone(),
         })
-    }
-
-    /// The key-ring entry that sealed a token (for binding and snapshot subkeys).
-    pub(crate) fn ring_key(&self, id: KeyId) -> Option<&RingKey> {
-        self.keys.get(id)
     }
 
     fn check_times(&self, claims: &Claims, now: UnixTime) -> Result<(), Reason> {
@@ -277,7 +375,7 @@ impl Sealer {
         let mut buf = [0u8; HEADER_LEN + MAX_CONTEXT_LEN];
         let (head, rest) = buf.split_at_mut(HEADER_LEN);
         head.copy_from_slice(&header);
-        // `new` caps the context at MAX_CONTEXT_LEN, so it always fits.
+        // `with_keys` caps the context at MAX_CONTEXT_LEN, so it always fits.
         if let Some(ctx) = rest.get_mut(..self.context.len()) {
             ctx.copy_from_slice(&self.context);
         }
@@ -286,6 +384,15 @@ impl Sealer {
             len: HEADER_LEN + self.context.len(),
         }
     }
+}
+
+/// The binding value: the tag of XChaCha20-Poly1305 under the binding subkey and the token's
+/// own nonce, with an empty plaintext and `input` as associated data (a nonce-based MAC;
+/// every token has a fresh nonce, so a one-time Poly1305 key). spec/sessions.md §6.
+fn binding_value(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], input: &[u8]) -> BindingHash {
+    // Sealing an empty message fails only for associated data over ring's limit (far beyond
+    // any header); the all-ones fallback then simply does not match.
+    BindingHash(aead::seal_in_place(key, nonce, input, &mut []).unwrap_or([0xff; 16]))
 }
 
 /// The AEAD associated data (header ‖ context) on the stack: no allocation per token.
@@ -305,7 +412,7 @@ impl core::ops::Deref for AadBuf {
 /// A random nonce for a new token (it is also the token's id and its binding MAC's nonce).
 pub(crate) fn fresh_nonce() -> Result<[u8; NONCE_LEN], ConfigError> {
     let mut nonce = [0u8; NONCE_LEN];
-    crate::rng::fill(&mut nonce)?;
+    crate::token::rng::fill(&mut nonce)?;
     Ok(nonce)
 }
 

@@ -1,15 +1,16 @@
 //! The request path: token text and client context in, a verified session (and maybe a
 //! replacement token) or an opaque rejection out.
 
-use crate::binding::ClientContext;
-use crate::claims::Privilege;
 use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
-use crate::manager::SessionManager;
-use crate::policy::{MismatchAction, Rotation};
 use crate::revocation::Durability;
-use crate::sealer::{Opened, Sealer};
+use crate::session::binding::ClientContext;
+use crate::session::manager::SessionManager;
+use crate::session::policy::{MismatchAction, Rotation};
 use crate::session::{Session, Verified};
+use crate::token::claims::BindingHash;
+use crate::token::claims::Privilege;
+use crate::token::sealer::Opened;
 
 /// How the revocation filter judged a token.
 enum Standing {
@@ -38,13 +39,13 @@ impl SessionManager {
         client: &ClientContext<'_>,
         now: UnixTime,
     ) -> Result<Verified, Rejected> {
-        let sealer = self.sealer();
-        let opened = sealer
+        let opened = self
+            .sealer
             .open_at(token, now)
             .map_err(|r| self.reject(r.reason(), None, client, now))?;
         let refuse = |(reason, revoke): (Reason, bool)| {
             // The session tag costs an HMAC: computed once, and only when a refusal needs it.
-            let tag = self.tag(&sealer, &opened.claims.session_id);
+            let tag = self.tag(&opened.claims.session_id);
             if revoke {
                 // In the set at once; written off this thread (a client triggers this at will).
                 let claims = &opened.claims;
@@ -62,7 +63,7 @@ impl SessionManager {
         // time of a refusal says little about which check failed; the verdicts keep the order
         // of spec/sessions.md §4.
         let standing = self.check_standing(&opened, now);
-        let binding = self.check_binding(&sealer, &opened, client);
+        let binding = self.check_binding(&opened, client);
         let standing = standing.map_err(refuse)?;
         binding.map_err(refuse)?;
         let grace_copy = matches!(standing, Standing::InGrace);
@@ -115,21 +116,16 @@ impl SessionManager {
         Err((Reason::Reused, true))
     }
 
-    fn check_binding(
-        &self,
-        sealer: &Sealer,
-        opened: &Opened,
-        client: &ClientContext<'_>,
-    ) -> Result<(), (Reason, bool)> {
-        let claims = &opened.claims;
-        let key = sealer
-            .ring_key(opened.key_id)
-            .ok_or((Reason::UnknownKey, false))?;
-        if self
-            .policy
-            .binding
-            .matches(&key.binding, &opened.nonce, claims.flags, &claims.binding, client)
-        {
+    /// The policy's inputs must all be bound in the token, and the encoded client context
+    /// must be what the token was bound to (the sealer recomputes and compares it).
+    fn check_binding(&self, opened: &Opened, client: &ClientContext<'_>) -> Result<(), (Reason, bool)> {
+        let flags = opened.claims.flags;
+        let bound = self.policy.binding.accepts(flags)
+            && match self.policy.binding.input(flags, client) {
+                Some(input) => opened.binding_matches(&input),
+                None => opened.claims.binding == BindingHash::default(),
+            };
+        if bound {
             return Ok(());
         }
         Err((
@@ -189,7 +185,7 @@ impl SessionManager {
             // live on (its own reason, its own event, counted like every rejection).
             Err(_) => Err(self.reject(
                 Reason::StoreUnavailable,
-                self.tag(&self.sealer(), session.session_id()),
+                self.tag(session.session_id()),
                 client,
                 now,
             )),

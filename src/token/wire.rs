@@ -3,17 +3,17 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::claims::MAX_CLAIMS_LEN;
 use crate::error::Reason;
 use crate::keys::KeyId;
-use crate::xchacha::{NONCE_LEN, TAG_LEN};
+use crate::token::aead::{NONCE_LEN, TAG_LEN};
+use crate::token::claims::MAX_CLAIMS_LEN;
 
 /// The only format version this build reads and writes.
 pub const VERSION: u8 = 1;
 /// Header: version byte, key id byte.
 pub(crate) const HEADER_LEN: usize = 2;
 /// Bytes around the claims: header, nonce, tag.
-pub const FRAMING_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
+pub(crate) const FRAMING_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// Longest token in bytes.
 pub const MAX_TOKEN_BYTES: usize = FRAMING_LEN + MAX_CLAIMS_LEN;
 /// Longest token text: base64url without padding of [`MAX_TOKEN_BYTES`].

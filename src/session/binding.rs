@@ -2,11 +2,8 @@
 
 use std::net::IpAddr;
 
-use subtle::ConstantTimeEq;
-
-use crate::claims::{BindingHash, Flags};
 use crate::error::ConfigError;
-use crate::xchacha::{self, KEY_LEN, NONCE_LEN};
+use crate::token::claims::Flags;
 
 /// Which client properties a token is bound to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,19 +150,11 @@ impl Binding {
         }
     }
 
-    /// The binding value of `client` under the inputs named by `flags`: the tag of
-    /// XChaCha20-Poly1305 with the binding subkey, the token's own nonce, an empty plaintext
-    /// and the encoded client context as associated data (a nonce-based MAC; every token has
-    /// a fresh nonce, so every token has its own one-time Poly1305 key). spec/sessions.md §6.
-    pub(crate) fn hash(
-        &self,
-        key: &[u8; KEY_LEN],
-        nonce: &[u8; NONCE_LEN],
-        flags: Flags,
-        client: &ClientContext<'_>,
-    ) -> BindingHash {
+    /// The client context encoded for the inputs named by `flags` (spec/sessions.md §6), or
+    /// `None` for an unbound token (`flags` = 0). The sealer turns it into the binding value.
+    pub(crate) fn input(&self, flags: Flags, client: &ClientContext<'_>) -> Option<Vec<u8>> {
         if flags.0 == 0 {
-            return BindingHash::default();
+            return None;
         }
         let mut input = Vec::with_capacity(64 + client.user_agent.map_or(0, <[u8]>::len));
         input.push(flags.0);
@@ -179,26 +168,13 @@ impl Binding {
         if flags.contains(Flags::BIND_APP_VALUE) {
             push_optional(&mut input, client.app_value);
         }
-        // Sealing an empty message fails only for associated data over ring's limit (far
-        // beyond any header); the all-ones fallback then simply does not match.
-        BindingHash(xchacha::seal_in_place(key, nonce, &input, &mut []).unwrap_or([0xff; 16]))
+        Some(input)
     }
 
-    /// Whether a token with `flags` and `expected` matches `client`, in constant time. A token
-    /// bound to fewer inputs than the policy requires does not match.
-    pub(crate) fn matches(
-        &self,
-        key: &[u8; KEY_LEN],
-        nonce: &[u8; NONCE_LEN],
-        flags: Flags,
-        expected: &BindingHash,
-        client: &ClientContext<'_>,
-    ) -> bool {
-        if !flags.contains(self.flags().0) {
-            return false;
-        }
-        let actual = self.hash(key, nonce, flags, client);
-        bool::from(actual.0.ct_eq(&expected.0))
+    /// Whether a token bound to the inputs in `flags` satisfies this policy: every input the
+    /// policy binds must be bound in the token (a token bound to less does not match).
+    pub(crate) fn accepts(&self, flags: Flags) -> bool {
+        flags.contains(self.flags().0)
     }
 }
 
@@ -249,56 +225,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn binding_is_per_token_and_per_client() {
-        let b = Binding::ip_and_user_agent();
-        let key = [7u8; 32];
-        let (n1, n2) = ([1u8; 24], [2u8; 24]);
-        let alice = ClientContext::new("203.0.113.7".parse().ok(), Some("A"));
-        let same_net = ClientContext::new("203.0.113.99".parse().ok(), Some("A"));
-        let other = ClientContext::new("203.0.113.7".parse().ok(), Some("B"));
-        let h = b.hash(&key, &n1, b.flags(), &alice);
-        assert_ne!(
-            h,
-            b.hash(&key, &n2, b.flags(), &alice),
-            "each token has its own MAC key"
-        );
-        assert!(
-            b.matches(&key, &n1, b.flags(), &h, &same_net),
-            "same /24, same agent"
-        );
-        assert!(!b.matches(&key, &n1, b.flags(), &h, &other));
-        assert!(!b.matches(&key, &n2, b.flags(), &h, &alice));
-        assert!(!b.matches(&[8u8; 32], &n1, b.flags(), &h, &alice));
-        assert!(
-            !b.matches(&key, &n1, Flags(Flags::BIND_IP), &h, &alice),
-            "fewer inputs than the policy"
-        );
+    fn every_user_agent_byte_is_encoded_and_absent_differs_from_empty() {
+        let b = Binding::user_agent();
+        let input = |ua: Option<&[u8]>| b.input(b.flags(), &ClientContext::with_raw_user_agent(None, ua));
+        let latin1: &[u8] = b"Navigateur \xe9t\xe9";
+        let other: &[u8] = b"Navigateur \xe9t\xe8";
+        assert_ne!(input(Some(latin1)), input(Some(other)));
+        assert_ne!(input(Some(latin1)), input(None));
+        assert_ne!(input(Some(b"")), input(None));
+        assert_eq!(input(None), Some(vec![Flags::BIND_USER_AGENT, 0]));
+        assert_eq!(Binding::none().input(Flags(0), &ClientContext::default()), None);
     }
 
     #[test]
-    fn every_user_agent_byte_is_bound_and_absent_differs_from_empty() {
-        let b = Binding::user_agent();
-        let (key, nonce) = ([7u8; 32], [1u8; 24]);
-        let h = |ua: Option<&[u8]>| {
-            b.hash(
-                &key,
-                &nonce,
-                b.flags(),
-                &ClientContext::with_raw_user_agent(None, ua),
-            )
-        };
-        let latin1: &[u8] = b"Navigateur \xe9t\xe9";
-        let other: &[u8] = b"Navigateur \xe9t\xe8";
-        assert_ne!(h(Some(latin1)), h(Some(other)));
-        assert_ne!(h(Some(latin1)), h(None));
-        assert_ne!(h(Some(b"")), h(None));
-        assert!(!b.matches(
-            &key,
-            &nonce,
-            b.flags(),
-            &h(Some(latin1)),
-            &ClientContext::default()
-        ));
+    fn a_token_bound_to_fewer_inputs_than_the_policy_is_not_accepted() {
+        let b = Binding::ip_and_user_agent();
+        assert!(b.accepts(b.flags()));
+        assert!(!b.accepts(Flags(Flags::BIND_IP)));
+        assert!(Binding::ip_prefix().accepts(b.flags()));
     }
 
     #[test]

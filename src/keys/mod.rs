@@ -1,0 +1,10 @@
+//! Keys: the ring (one primary, accept-only and retired keys), its key-file form, the
+//! per-purpose HKDF subkeys, and the one shared handle that the manager and every store hold.
+
+pub(crate) mod file;
+mod handle;
+pub(crate) mod ring;
+
+pub use handle::Keys;
+pub(crate) use ring::RingKey;
+pub use ring::{KeyId, KeyRing, KeyState, SessionKey};

@@ -1,0 +1,13 @@
+//! Sessions on top of tokens: the manager and its policy, the request path (verify), the
+//! login path (transitions), client binding, security events and flood accounting.
+
+pub(crate) mod binding;
+pub(crate) mod events;
+pub(crate) mod flood;
+pub(crate) mod manager;
+pub(crate) mod policy;
+mod transitions;
+mod types;
+mod verify;
+
+pub use types::{Minted, Session, TransitionError, Verified};
