@@ -129,6 +129,12 @@ impl std::error::Error for Rejected {}
 
 /// A configuration or operator error: bad key material, bad policy, claims that cannot be
 /// minted. These never depend on attacker input, so they may be detailed.
+///
+/// ```
+/// use sealed_session::{ConfigError, PolicyError, Policy};
+/// let refused = Policy::default().with_grace(std::time::Duration::from_secs(31)).validate();
+/// assert!(matches!(refused, Err(ConfigError::Policy(PolicyError::GraceTooLong))));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -140,18 +146,6 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
-    /// The key ring as a whole is inconsistent.
-    #[error("key ring: {0}")]
-    KeyRing(&'static str),
-    /// The key ring has no primary key, so nothing can be minted or sealed.
-    #[error("key ring: no primary key")]
-    NoPrimaryKey,
-    /// The application context is empty or longer than 255 bytes.
-    #[error("the application context must be 1 to 255 bytes")]
-    Context,
-    /// The clock leeway is out of range.
-    #[error("the clock leeway must be 1 to 60 seconds (at most 60 for a bare sealer)")]
-    Leeway,
     /// The key file is readable by group or others.
     #[error("key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)")]
     KeyFilePermissions {
@@ -160,6 +154,30 @@ pub enum ConfigError {
         /// The offending permission bits.
         mode: u32,
     },
+    /// The environment variable meant to hold the key file text is unset or not UTF-8.
+    #[error("key environment variable {var} is unset or not UTF-8")]
+    KeyVariable {
+        /// The variable's name.
+        var: String,
+    },
+    /// The key ring, or an operation on it, is inconsistent.
+    #[error("key ring: {0}")]
+    KeyRing(#[from] KeyRingError),
+    /// A session policy setting is out of range or inconsistent.
+    #[error("session policy: {0}")]
+    Policy(#[from] PolicyError),
+    /// A revocation filter setting is out of range.
+    #[error("revocation filter: {0}")]
+    Filter(#[from] FilterError),
+    /// The application context is empty or longer than 255 bytes.
+    #[error("the application context must be 1 to 255 bytes")]
+    Context,
+    /// The clock leeway of a sealer is over 60 seconds.
+    #[error("the clock leeway must be at most 60 seconds")]
+    Leeway,
+    /// A cookie name that no cookie can carry.
+    #[error("cookie name must be 1 to 128 token characters")]
+    CookieName,
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {
@@ -169,18 +187,132 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// A setting is out of range.
-    #[error("invalid setting {setting}: {problem}")]
-    Setting {
-        /// The setting's name.
-        setting: &'static str,
-        /// Why it is refused.
-        problem: &'static str,
-    },
     /// Claims that cannot be sealed.
     #[error("cannot mint: {0}")]
-    Claims(&'static str),
+    Claims(#[from] ClaimsError),
     /// The operating system's random generator failed.
     #[error("the operating system random generator failed")]
     Randomness,
+}
+
+/// Why a key ring, or a change to it, was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRingError {
+    /// No key is primary, so nothing can be minted or sealed.
+    #[error("no primary key")]
+    NoPrimaryKey,
+    /// Two keys share an id.
+    #[error("duplicate key id")]
+    DuplicateId,
+    /// More than one key is primary.
+    #[error("more than one primary key")]
+    SeveralPrimaryKeys,
+    /// No key has the id named.
+    #[error("no key with that id")]
+    NoSuchKey,
+    /// A retired key never mints again.
+    #[error("a retired key cannot be promoted")]
+    PromoteRetired,
+    /// The primary key must be replaced (promote another) before it can be retired.
+    #[error("the primary key cannot be retired; promote another key first")]
+    RetirePrimary,
+}
+
+impl KeyRingError {
+    /// The message, as a static string (key-file errors name a line and this).
+    pub(crate) const fn message(self) -> &'static str {
+        match self {
+            Self::NoPrimaryKey => "no primary key",
+            Self::DuplicateId => "duplicate key id",
+            Self::SeveralPrimaryKeys => "more than one primary key",
+            Self::NoSuchKey => "no key with that id",
+            Self::PromoteRetired => "a retired key cannot be promoted",
+            Self::RetirePrimary => "the primary key cannot be retired; promote another key first",
+        }
+    }
+}
+
+/// Why a session policy was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The token or elevated lifetime is zero.
+    #[error("token and elevated lifetimes must be positive")]
+    ZeroLifetime,
+    /// The absolute lifetime is shorter than the token or elevated lifetime.
+    #[error("the absolute lifetime must be at least the token and elevated lifetimes")]
+    LifetimeShorterThanTokens,
+    /// The absolute lifetime is over what a token's relative times can express.
+    #[error("the absolute lifetime must be at most 2^32 - 1 seconds")]
+    LifetimeTooLong,
+    /// The absolute lifetime is longer than the revocation filter keeps revocations.
+    #[error("the absolute lifetime is longer than the revocation filter's max lifetime (FilterConfig::with_max_lifetime)")]
+    OutlivesRevocations,
+    /// The grace window is over 30 seconds.
+    #[error("the grace window must be at most 30 seconds")]
+    GraceTooLong,
+    /// The clock leeway is under 1 s (the resolution of token times) or over 60 s.
+    #[error("the clock leeway must be 1 to 60 seconds")]
+    Leeway,
+    /// `Rotation::After` with a zero age.
+    #[error("use Rotation::EveryRequest instead of a zero rotation age")]
+    ZeroRotationAge,
+    /// An IP binding prefix longer than the address.
+    #[error("an IP binding prefix is longer than the address (IPv4 32, IPv6 128)")]
+    PrefixTooLong,
+}
+
+/// Why a revocation filter configuration was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// Capacity 0 or over 2^28 entries, or a filter size that overflows.
+    #[error("capacity must be 1 to 2^28 entries")]
+    Capacity,
+    /// A false-positive rate outside 1e-12 to 0.1.
+    #[error("false-positive rate must be 1e-12 to 0.1")]
+    FalsePositiveRate,
+    /// A zero maximum lifetime.
+    #[error("max lifetime must be at least one second")]
+    MaxLifetime,
+    /// Epochs per generation outside 1 to 8760.
+    #[error("epochs per generation must be 1 to 8760")]
+    EpochsPerGeneration,
+}
+
+/// Why claims cannot be sealed (a programming or configuration error, never client input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    /// A present subject that is empty or longer than 64 bytes.
+    #[error("subject must be 1 to 64 bytes")]
+    SubjectLength,
+    /// More than 256 bytes of application data.
+    #[error("application data over 256 bytes")]
+    AppDataLength,
+    /// Flag bits this format does not define.
+    #[error("undefined flag bits")]
+    UndefinedFlags,
+    /// Issued before 2024-01-01 (the format's time origin).
+    #[error("issued before 2024")]
+    IssuedBeforeOrigin,
+    /// The token would outlive its session.
+    #[error("token expiry after the session deadline")]
+    ExpiryAfterDeadline,
+    /// The epoch ends before the session deadline (its revocations would expire first).
+    #[error("epoch before the epoch containing the session deadline")]
+    EpochBeforeDeadline,
+    /// The epoch is more than 2^32 - 1 hours after the hour of issue.
+    #[error("epoch too far after the hour of issue")]
+    EpochTooFar,
+    /// A time before issue where it must follow it, or more than 2^32 - 1 s from it.
+    #[error("{0} out of range relative to the issue time")]
+    TimeOutOfRange(&'static str),
+    /// The claims encoder (postcard, writing to memory) reported an error.
+    #[error("the claims encoder failed")]
+    Encoding,
+    /// A plaintext longer than the AEAD seals (only `dangerous_seal_raw` can ask for one).
+    #[error("plaintext too long for the AEAD")]
+    TooLong,
 }

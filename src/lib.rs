@@ -11,7 +11,7 @@ pub mod token;
 pub mod web;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
-pub use error::{ConfigError, Reason, Rejected};
+pub use error::{ClaimsError, ConfigError, FilterError, KeyRingError, PolicyError, Reason, Rejected};
 pub use keys::{KeyId, KeyRing, KeyState, Keys, SessionKey};
 pub use session::binding::{Binding, ClientContext};
 pub use session::events::{CollectingSink, EventKind, EventSink, SecurityEvent, SessionTag, TracingSink};

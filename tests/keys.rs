@@ -316,7 +316,7 @@ fn keys_from_an_environment_variable() {
     std::env::remove_var("SEALED_SESSION_TEST_KEYS_BAD");
     assert!(matches!(
         KeyRing::from_env("SEALED_SESSION_TEST_KEYS_UNSET"),
-        Err(ConfigError::Setting { .. })
+        Err(ConfigError::KeyVariable { .. })
     ));
 }
 

@@ -266,9 +266,6 @@ fn sessions_cannot_outlive_their_revocations() {
         .build();
     assert!(matches!(
         built,
-        Err(ConfigError::Setting {
-            setting: "absolute_lifetime",
-            ..
-        })
+        Err(ConfigError::Policy(PolicyError::OutlivesRevocations))
     ));
 }

@@ -54,7 +54,7 @@ fn traffic(node: &Node, live: &mut Vec<(String, KeyId)>, revoked: &mut Vec<(Stri
         }
     }
     // Half the steps leave their revocations in the snapshot, half in the log.
-    if live.len() % 4 == 0 {
+    if live.len().is_multiple_of(4) {
         node.store.compact().unwrap();
     }
 }
@@ -100,7 +100,8 @@ fn the_operators_rotation_survives_a_restart_after_every_step() {
     let mut node = start(&data, &key_file, &clock);
     traffic(&node, &mut live, &mut revoked);
     node.store.compact().unwrap();
-    let steps: [(&str, fn(&mut KeyRing), &[KeyId]); 3] = [
+    type Step = (&'static str, fn(&mut KeyRing), &'static [KeyId]);
+    let steps: [Step; 3] = [
         (
             "add key 2 accept-only",
             |r| {

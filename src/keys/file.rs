@@ -44,7 +44,7 @@ pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
         }
         let (id, state, key) = parse_entry(line, entry)?;
         ring.insert(id, state, key).map_err(|e| match e {
-            ConfigError::KeyRing(problem) => bad(line, problem),
+            ConfigError::KeyRing(problem) => bad(line, problem.message()),
             other => other,
         })?;
     }

@@ -6,7 +6,7 @@ use ring::hkdf;
 use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::{ConfigError, Reason};
+use crate::error::{ConfigError, KeyRingError, Reason};
 use crate::token::aead::KEY_LEN;
 
 /// HKDF-SHA256 salt for every subkey (spec/format.md, "Keys").
@@ -189,10 +189,10 @@ impl KeyRing {
     /// The id is already present, or a second primary is added.
     pub fn insert(&mut self, id: KeyId, state: KeyState, key: SessionKey) -> Result<(), ConfigError> {
         if self.keys.iter().any(|k| k.id == id) {
-            return Err(ConfigError::KeyRing("duplicate key id"));
+            return Err(KeyRingError::DuplicateId.into());
         }
         if state == KeyState::Primary && self.primary_id().is_some() {
-            return Err(ConfigError::KeyRing("more than one primary key"));
+            return Err(KeyRingError::SeveralPrimaryKeys.into());
         }
         self.keys.push(RingKey::new(id, state, key));
         Ok(())
@@ -204,10 +204,8 @@ impl KeyRing {
     /// The id is unknown or retired (a retired key must never mint again).
     pub fn promote(&mut self, id: KeyId) -> Result<(), ConfigError> {
         match self.get(id) {
-            None => return Err(ConfigError::KeyRing("no key with that id")),
-            Some(k) if k.state == KeyState::Retired => {
-                return Err(ConfigError::KeyRing("a retired key cannot be promoted"))
-            }
+            None => return Err(KeyRingError::NoSuchKey.into()),
+            Some(k) if k.state == KeyState::Retired => return Err(KeyRingError::PromoteRetired.into()),
             Some(_) => {}
         }
         for k in &mut self.keys {
@@ -231,11 +229,9 @@ impl KeyRing {
             .keys
             .iter_mut()
             .find(|k| k.id == id)
-            .ok_or(ConfigError::KeyRing("no key with that id"))?;
+            .ok_or(KeyRingError::NoSuchKey)?;
         if key.state == KeyState::Primary {
-            return Err(ConfigError::KeyRing(
-                "the primary key cannot be retired; promote another first",
-            ));
+            return Err(KeyRingError::RetirePrimary.into());
         }
         key.state = KeyState::Retired;
         Ok(())
@@ -276,10 +272,8 @@ impl KeyRing {
     /// # Errors
     /// The variable is unset or not valid key-file text.
     pub fn from_env(var: &str) -> Result<Self, ConfigError> {
-        let text = Zeroizing::new(std::env::var(var).map_err(|_| ConfigError::Setting {
-            setting: "key environment variable",
-            problem: "unset or not unicode",
-        })?);
+        let text =
+            Zeroizing::new(std::env::var(var).map_err(|_| ConfigError::KeyVariable { var: var.to_owned() })?);
         Self::parse(&text)
     }
 
@@ -328,7 +322,7 @@ impl KeyRing {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.primary_id()
             .map(|_| ())
-            .ok_or(ConfigError::KeyRing("no primary key"))
+            .ok_or(KeyRingError::NoPrimaryKey.into())
     }
 
     /// A second copy of the ring, secrets included, for [`Keys::modify`](super::Keys::modify)

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, FilterError};
 
 /// Most filters a generation grows to. The last keeps absorbing inserts once sealed (a
 /// revocation is never dropped: fail closed), so its false-positive rate then rises; the
@@ -126,24 +126,22 @@ impl FilterConfig {
 
     /// Checks every setting and derives the geometry of each filter a generation can grow.
     pub(crate) fn geometries(&self) -> Result<[Geometry; MAX_FILTERS], ConfigError> {
-        let bad = |setting, problem| ConfigError::Setting { setting, problem };
         if self.capacity == 0 || self.capacity > MAX_CAPACITY {
-            return Err(bad("revocation capacity", "must be 1 to 2^28"));
+            return Err(FilterError::Capacity.into());
         }
         let p = self.false_positive_rate;
         if !(1e-12..=0.1).contains(&p) {
-            return Err(bad("revocation false-positive rate", "must be 1e-12 to 0.1"));
+            return Err(FilterError::FalsePositiveRate.into());
         }
         if self.max_lifetime.as_secs() == 0 {
-            return Err(bad("revocation max lifetime", "must be at least one second"));
+            return Err(FilterError::MaxLifetime.into());
         }
         if !(1..=8760).contains(&self.epochs_per_generation) {
-            return Err(bad("revocation epochs per generation", "must be 1 to 8760"));
+            return Err(FilterError::EpochsPerGeneration.into());
         }
         let mut out = [Geometry::EMPTY; MAX_FILTERS];
         for (i, g) in out.iter_mut().enumerate() {
-            *g = Geometry::for_filter(self.capacity, p, i)
-                .ok_or(bad("revocation capacity", "filter size overflows"))?;
+            *g = Geometry::for_filter(self.capacity, p, i).ok_or(FilterError::Capacity)?;
         }
         Ok(out)
     }

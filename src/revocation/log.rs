@@ -6,7 +6,6 @@
 use ring::digest;
 
 use super::store::{Revocation, StoreError};
-use crate::error::ConfigError;
 
 /// Largest payload accepted (a subject revocation is at most 1 + 1 + 64 + 10 bytes).
 pub(crate) const MAX_PAYLOAD: usize = 1024;
@@ -23,19 +22,11 @@ pub(crate) struct Scan {
 
 /// Frames one record.
 pub(crate) fn encode(revocation: &Revocation) -> Result<Vec<u8>, StoreError> {
-    let payload = postcard::to_allocvec(revocation).map_err(|_| {
-        StoreError::Config(ConfigError::Setting {
-            setting: "revocation record",
-            problem: "encoding failed",
-        })
-    })?;
+    let payload = postcard::to_allocvec(revocation).map_err(|_| StoreError::Encoding)?;
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|_| payload.len() <= MAX_PAYLOAD)
-        .ok_or(StoreError::Config(ConfigError::Setting {
-            setting: "revocation record",
-            problem: "too long",
-        }))?;
+        .ok_or(StoreError::RecordTooLong)?;
     let mut out = Vec::with_capacity(LEN_LEN + payload.len() + CHECK_LEN);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&payload);

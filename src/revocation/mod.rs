@@ -36,7 +36,7 @@ pub use config::FilterConfig;
 pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
 pub use pressure::{Pressure, PressureLevel};
 pub use set::RevocationSet;
-pub use snapshot::{RevocationSnapshot, SnapshotError, SNAPSHOT_VERSION};
+pub use snapshot::{GeometryError, RevocationSnapshot, SnapshotError};
 pub use store::{Durability, MemoryStore, Revocation, RevocationStore, StoreError};
 
 #[cfg(test)]

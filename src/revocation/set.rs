@@ -10,7 +10,7 @@ use super::config::{FilterConfig, Geometry, MAX_FILTERS};
 use super::cutoffs::{KillSwitch, SubjectCutoffs};
 use super::filter::Filter;
 use super::pressure::{self, Alarms, Pressure};
-use super::snapshot::{FilterSnapshot, GenerationSnapshot, RevocationSnapshot};
+use super::snapshot::{FilterSnapshot, GenerationSnapshot, GeometryError, RevocationSnapshot};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
 use crate::token::claims::{Epoch, EPOCH_SECONDS, TIME_ORIGIN};
@@ -238,7 +238,7 @@ impl RevocationSet {
     /// # Errors
     /// The snapshot was made with a different filter geometry (capacity, rate or epochs per
     /// generation); nothing is merged then.
-    pub fn merge(&self, other: &RevocationSnapshot) -> Result<(), ConfigError> {
+    pub fn merge(&self, other: &RevocationSnapshot) -> Result<(), GeometryError> {
         self.check_geometry(other)?;
         {
             let _guard = self.lock();
@@ -377,23 +377,17 @@ impl RevocationSet {
         filters
     }
 
-    fn check_geometry(&self, other: &RevocationSnapshot) -> Result<(), ConfigError> {
-        let refuse = |problem| {
-            Err(ConfigError::Setting {
-                setting: "revocation snapshot",
-                problem,
-            })
-        };
+    fn check_geometry(&self, other: &RevocationSnapshot) -> Result<(), GeometryError> {
         if other.epochs_per_generation != self.config.epochs_per_generation() {
-            return refuse("epochs per generation differ");
+            return Err(GeometryError::EpochsPerGeneration);
         }
         for g in &other.generations {
             if g.filters.len() > MAX_FILTERS {
-                return refuse("too many filters in a generation");
+                return Err(GeometryError::TooManyFilters);
             }
             for (f, geometry) in g.filters.iter().zip(&self.geometry) {
                 if u32::from(f.k) != geometry.k || f.words.len() != geometry.words {
-                    return refuse("filter geometry differs (capacity or false-positive rate)");
+                    return Err(GeometryError::FilterShape);
                 }
             }
         }

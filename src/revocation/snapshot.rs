@@ -8,13 +8,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::config::MAX_FILTERS;
 use super::filter::positions;
+use super::store::StoreError;
 use crate::clock::UnixTime;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, KeyRingError};
 use crate::keys::{KeyId, KeyRing, KeyState};
 use crate::token::claims::{Epoch, MAX_SUBJECT_LEN};
 
 /// The snapshot format version (first byte).
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub(crate) const SNAPSHOT_VERSION: u8 = 1;
 /// Length of the trailing HMAC-SHA256 tag.
 const MAC_LEN: usize = 32;
 
@@ -55,6 +56,31 @@ impl fmt::Debug for RevocationSnapshot {
             .field("kill_switch", &self.kill_switch())
             .finish()
     }
+}
+
+/// Why a snapshot cannot be merged into a set: it was made with another filter geometry.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, RevocationStore};
+/// let small = MemoryStore::new(FilterConfig::default().with_capacity(1000))?;
+/// let large = MemoryStore::new(FilterConfig::default().with_capacity(2000))?;
+/// # use sealed_session::revocation::Revocation; use sealed_session::token::Epoch;
+/// small.revoke(Revocation::Id { epoch: Epoch(5), id: [1; 16] })?;
+/// assert!(large.set().merge(&small.set().snapshot()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GeometryError {
+    /// The two sets group hour-epochs into generations differently.
+    #[error("revocation snapshot: epochs per generation differ")]
+    EpochsPerGeneration,
+    /// More filters in a generation than a set can hold.
+    #[error("revocation snapshot: too many filters in a generation")]
+    TooManyFilters,
+    /// A filter's size or hash count differs (another capacity or false-positive rate).
+    #[error("revocation snapshot: filter geometry differs (capacity or false-positive rate)")]
+    FilterShape,
 }
 
 /// Why snapshot bytes were refused.
@@ -136,9 +162,12 @@ impl RevocationSnapshot {
     /// `version ‖ key id ‖ postcard body ‖ HMAC-SHA256(version ‖ key id ‖ body)`.
     ///
     /// # Errors
-    /// The ring has no primary key, or encoding failed.
-    pub fn to_bytes(&self, keys: &KeyRing) -> Result<Vec<u8>, ConfigError> {
-        let key = keys.primary().ok_or(ConfigError::KeyRing("no primary key"))?;
+    /// The ring has no primary key ([`StoreError::Config`]), or encoding failed
+    /// ([`StoreError::Encoding`]).
+    pub fn to_bytes(&self, keys: &KeyRing) -> Result<Vec<u8>, StoreError> {
+        let key = keys
+            .primary()
+            .ok_or(ConfigError::KeyRing(KeyRingError::NoPrimaryKey))?;
         let byte_filters: Vec<Vec<Vec<u8>>> = self
             .generations
             .iter()
@@ -172,10 +201,7 @@ impl RevocationSnapshot {
                 .collect(),
         };
         let mut out = vec![SNAPSHOT_VERSION, key.id.0];
-        out = postcard::to_extend(&wire, out).map_err(|_| ConfigError::Setting {
-            setting: "revocation snapshot",
-            problem: "encoding failed",
-        })?;
+        out = postcard::to_extend(&wire, out).map_err(|_| StoreError::Encoding)?;
         let tag = hmac::sign(&key.snapshot, &out);
         out.extend_from_slice(tag.as_ref());
         Ok(out)

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::FilterConfig;
 use super::set::RevocationSet;
-use super::snapshot::SnapshotError;
+use super::snapshot::{GeometryError, SnapshotError};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
 use crate::token::claims::{Epoch, MAX_SUBJECT_LEN};
@@ -110,6 +110,15 @@ pub enum StoreError {
     /// The filter configuration or key ring was refused.
     #[error("revocation store: {0}")]
     Config(#[from] ConfigError),
+    /// A snapshot was made with another filter geometry than this store's.
+    #[error("{0}")]
+    Geometry(#[from] GeometryError),
+    /// A revocation record or snapshot could not be encoded (postcard, writing to memory).
+    #[error("revocation store: encoding a record or snapshot failed")]
+    Encoding,
+    /// A record longer than the log format allows (only a subject over 64 bytes could be).
+    #[error("revocation store: record longer than the log format allows")]
+    RecordTooLong,
 }
 
 /// How durable a revocation must be before [`RevocationStore::revoke_with`] returns.

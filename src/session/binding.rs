@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, PolicyError};
 use crate::token::claims::Flags;
 
 /// Which client properties a token is bound to.
@@ -142,10 +142,7 @@ impl Binding {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match self.ip_prefix {
-            Some((v4, v6)) if v4 > 32 || v6 > 128 => Err(ConfigError::Setting {
-                setting: "binding",
-                problem: "prefix longer than the address",
-            }),
+            Some((v4, v6)) if v4 > 32 || v6 > 128 => Err(PolicyError::PrefixTooLong.into()),
             _ => Ok(()),
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ring::{digest, hmac};
 
 use crate::clock::{Clock, SystemClock, UnixTime};
-use crate::error::{ConfigError, Reason, Rejected};
+use crate::error::{ConfigError, PolicyError, Reason, Rejected};
 use crate::keys::{KeyRing, Keys};
 use crate::revocation::{Durability, Revocation, RevocationStore, StoreError};
 use crate::session::binding::ClientContext;
@@ -323,10 +323,7 @@ impl SessionManagerBuilder {
         // Generations and subject cutoffs are dropped after the filter's lifetime: a longer
         // session would outlive its own revocations (fail open).
         if self.store.set().config().max_lifetime() < self.policy.absolute_lifetime {
-            return Err(ConfigError::Setting {
-                setting: "absolute_lifetime",
-                problem: "longer than the revocation filter's max lifetime (FilterConfig::with_max_lifetime)",
-            });
+            return Err(PolicyError::OutlivesRevocations.into());
         }
         self.keys.current().validate()?;
         let sealer = Sealer::with_keys(self.keys, &self.context)?.with_leeway(self.policy.leeway)?;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, PolicyError};
 use crate::session::binding::Binding;
 
 /// Longest grace window a rotated-away token may keep working.
@@ -198,32 +198,26 @@ impl Policy {
     /// A zero or inverted lifetime, grace over 30 s, leeway under 1 s or over 60 s, a lifetime over the
     /// 49 days a token's relative times can express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |setting, problem| Err(ConfigError::Setting { setting, problem });
+        let refuse = |e: PolicyError| Err(ConfigError::Policy(e));
         if self.token_ttl.is_zero() || self.elevated_ttl.is_zero() {
-            return bad("token_ttl", "lifetimes must be positive");
+            return refuse(PolicyError::ZeroLifetime);
         }
         if self.token_ttl > self.absolute_lifetime || self.elevated_ttl > self.absolute_lifetime {
-            return bad(
-                "absolute_lifetime",
-                "must be at least the token and elevated lifetimes",
-            );
+            return refuse(PolicyError::LifetimeShorterThanTokens);
         }
         if self.absolute_lifetime > Duration::from_secs(u64::from(u32::MAX)) {
-            return bad("absolute_lifetime", "at most 2^32 - 1 seconds");
+            return refuse(PolicyError::LifetimeTooLong);
         }
         if self.grace > MAX_GRACE {
-            return bad("grace", "at most 30 seconds");
-        }
-        if self.leeway > crate::token::MAX_LEEWAY {
-            return bad("leeway", "at most 60 seconds");
+            return refuse(PolicyError::GraceTooLong);
         }
         // Token times have one-second resolution, and a token minted in the second of a
         // cutoff is stamped at the cutoff (up to 1 s ahead): it must open at once.
-        if self.leeway < Duration::from_secs(1) {
-            return bad("leeway", "at least 1 second (the resolution of token times)");
+        if self.leeway > crate::token::MAX_LEEWAY || self.leeway < Duration::from_secs(1) {
+            return refuse(PolicyError::Leeway);
         }
         if matches!(self.rotation, Rotation::After(d) if d.is_zero()) {
-            return bad("rotation", "use Rotation::EveryRequest instead of a zero age");
+            return refuse(PolicyError::ZeroRotationAge);
         }
         self.binding.validate()
     }

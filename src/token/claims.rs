@@ -4,7 +4,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::error::{ConfigError, Reason};
+use crate::error::{ClaimsError, ConfigError, Reason};
 
 /// The format's time origin, 2024-01-01T00:00:00Z: wire times count seconds from here, which
 /// keeps the issued-at varint at 4 bytes until 2032.
@@ -199,9 +199,12 @@ fn varint_len(mut v: u64) -> usize {
     n
 }
 
-fn delta(later: UnixTime, earlier: UnixTime, what: &'static str) -> Result<u32, ConfigError> {
-    let d = later.0.checked_sub(earlier.0).ok_or(ConfigError::Claims(what))?;
-    u32::try_from(d).map_err(|_| ConfigError::Claims(what))
+fn delta(later: UnixTime, earlier: UnixTime, what: &'static str) -> Result<u32, ClaimsError> {
+    let d = later
+        .0
+        .checked_sub(earlier.0)
+        .ok_or(ClaimsError::TimeOutOfRange(what))?;
+    u32::try_from(d).map_err(|_| ClaimsError::TimeOutOfRange(what))
 }
 
 impl Claims {
@@ -209,51 +212,48 @@ impl Claims {
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ConfigError> {
         let subject = self.subject.as_deref().unwrap_or("");
         if self.subject.is_some() && (subject.is_empty() || subject.len() > MAX_SUBJECT_LEN) {
-            return Err(ConfigError::Claims("subject must be 1 to 64 bytes"));
+            return Err(ClaimsError::SubjectLength.into());
         }
         if self.app_data.len() > MAX_APP_DATA_LEN {
-            return Err(ConfigError::Claims("application data over 256 bytes"));
+            return Err(ClaimsError::AppDataLength.into());
         }
         if self.flags.0 & !Flags::KNOWN != 0 {
-            return Err(ConfigError::Claims("undefined flag bits"));
+            return Err(ClaimsError::UndefinedFlags.into());
         }
         let issued = self
             .issued_at
             .0
             .checked_sub(TIME_ORIGIN.0)
-            .ok_or(ConfigError::Claims("issued before 2024"))?;
+            .ok_or(ClaimsError::IssuedBeforeOrigin)?;
         if self.expires_at > self.session_deadline {
-            return Err(ConfigError::Claims("token expiry after the session deadline"));
+            return Err(ClaimsError::ExpiryAfterDeadline.into());
         }
         // The generation holding the session's revocations must outlive every token of the
         // session: an epoch ending before the deadline would let a revocation expire while
         // the token still opens.
         if self.epoch < Epoch::containing(self.session_deadline) {
-            return Err(ConfigError::Claims(
-                "epoch before the epoch containing the session deadline",
-            ));
+            return Err(ClaimsError::EpochBeforeDeadline.into());
         }
         let epoch_offset = self
             .epoch
             .0
             .checked_sub(issued / EPOCH_SECONDS)
             .and_then(|d| u32::try_from(d).ok())
-            .ok_or(ConfigError::Claims("epoch before the hour of issue"))?;
+            .ok_or(ClaimsError::EpochTooFar)?;
         let wire = WireClaims {
             session_id: self.session_id.0,
             privilege: self.privilege.as_u8(),
             flags: self.flags.0,
             issued_at: issued,
-            expires_in: delta(self.expires_at, self.issued_at, "expiry before issue")?,
-            session_deadline_in: delta(self.session_deadline, self.issued_at, "deadline before issue")?,
-            authenticated_ago: delta(self.issued_at, self.authenticated_at, "authenticated after issue")?,
+            expires_in: delta(self.expires_at, self.issued_at, "expiry")?,
+            session_deadline_in: delta(self.session_deadline, self.issued_at, "session deadline")?,
+            authenticated_ago: delta(self.issued_at, self.authenticated_at, "authentication time")?,
             epoch_offset,
             binding: self.binding.0,
             subject,
             app_data: &self.app_data,
         };
-        let encoded = postcard::to_extend(&wire, core::mem::take(out))
-            .map_err(|_| ConfigError::Claims("encoding failed"))?;
+        let encoded = postcard::to_extend(&wire, core::mem::take(out)).map_err(|_| ClaimsError::Encoding)?;
         *out = encoded;
         Ok(())
     }

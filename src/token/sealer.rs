@@ -11,7 +11,7 @@ use super::aead::{self, KEY_LEN, NONCE_LEN};
 use super::claims::{BindingHash, Claims, TokenId};
 use super::wire::{self, UntrustedToken, HEADER_LEN, VERSION};
 use crate::clock::UnixTime;
-use crate::error::{ConfigError, Reason, Rejected};
+use crate::error::{ClaimsError, ConfigError, KeyRingError, Reason, Rejected};
 use crate::keys::{KeyId, KeyRing, Keys, RingKey};
 
 /// Longest application context string.
@@ -261,7 +261,7 @@ impl Sealer {
         nonce: [u8; NONCE_LEN],
     ) -> Result<SealedToken, ConfigError> {
         let ring = self.keys.load();
-        let key = ring.primary().ok_or(ConfigError::NoPrimaryKey)?;
+        let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
         self.seal_with(key, nonce, |out| {
             out.extend_from_slice(plaintext);
             Ok(())
@@ -277,7 +277,7 @@ impl Sealer {
         binding_input: Option<&[u8]>,
     ) -> Result<Sealed, ConfigError> {
         let ring = self.keys.load();
-        let key = ring.primary().ok_or(ConfigError::NoPrimaryKey)?;
+        let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
         let nonce = fresh_nonce()?;
         claims.binding = match binding_input {
             Some(input) => binding_value(&key.binding, &nonce, input),
@@ -294,7 +294,7 @@ impl Sealer {
 
     fn mint_with_nonce(&self, claims: &Claims, nonce: [u8; NONCE_LEN]) -> Result<SealedToken, ConfigError> {
         let ring = self.keys.load();
-        let key = ring.primary().ok_or(ConfigError::NoPrimaryKey)?;
+        let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
         self.seal_with(key, nonce, |out| claims.encode_into(out))
     }
 
@@ -313,8 +313,8 @@ impl Sealer {
         let aad = self.aad(header);
         let plaintext = bytes.get_mut(HEADER_LEN + NONCE_LEN..).unwrap_or_default();
         // Sealing fails only for a plaintext beyond ring's limit (far larger than any claims).
-        let tag = aead::seal_in_place(&key.seal, &nonce, &aad, plaintext)
-            .map_err(|_| ConfigError::Claims("plaintext too long to seal"))?;
+        let tag =
+            aead::seal_in_place(&key.seal, &nonce, &aad, plaintext).map_err(|_| ClaimsError::TooLong)?;
         bytes.extend_from_slice(&tag);
         let text = wire::encode(&bytes);
         // Only the written bytes ever held plaintext; also wiping the never-written spare

@@ -10,7 +10,21 @@ use crate::error::ConfigError;
 use crate::token::sealer::SealedToken;
 
 /// Browsers drop cookies whose name, value and attributes exceed 4096 bytes (RFC 6265 §6.1).
-pub const MAX_COOKIE_BYTES: usize = 4096;
+pub(crate) const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Why a `Set-Cookie` header could not be built (a runtime failure, not a setting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CookieError {
+    /// Name, value and attributes over 4096 bytes: browsers would silently drop the cookie
+    /// (RFC 6265 §6.1). Only large application data can do this.
+    #[error("session cookie over 4096 bytes; browsers would drop it")]
+    TooLarge,
+    /// A byte a header value cannot carry (the cookie name is checked when set, and tokens
+    /// are base64url, so this is not expected).
+    #[error("session cookie is not a valid header value")]
+    NotAHeader,
+}
 
 /// What the request's `Cookie` headers held under the session cookie's name.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,10 +87,7 @@ impl CookieSettings {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b));
         if !valid {
-            return Err(ConfigError::Setting {
-                setting: "cookie name",
-                problem: "1 to 128 token characters",
-            });
+            return Err(ConfigError::CookieName);
         }
         self.name = name.to_owned();
         Ok(self)
@@ -105,13 +116,13 @@ impl CookieSettings {
     /// bytes are wiped when the response that carries it is dropped.
     ///
     /// # Errors
-    /// The cookie would exceed 4096 bytes (browsers would silently drop it).
+    /// [`CookieError::TooLarge`] when the cookie would exceed 4096 bytes.
     pub fn set_cookie(
         &self,
         token: &SealedToken,
         expires_at: UnixTime,
         now: UnixTime,
-    ) -> Result<HeaderValue, ConfigError> {
+    ) -> Result<HeaderValue, CookieError> {
         let max_age = expires_at.0.saturating_sub(now.0);
         self.header(token.expose_secret(), max_age)
     }
@@ -129,7 +140,7 @@ impl CookieSettings {
 
     /// `name=value; Max-Age=…; Path=/; Secure; HttpOnly; SameSite=…`, written into a buffer
     /// that is zeroized when the header is dropped (it holds the bearer secret).
-    fn header(&self, value: &str, max_age: u64) -> Result<HeaderValue, ConfigError> {
+    fn header(&self, value: &str, max_age: u64) -> Result<HeaderValue, CookieError> {
         use std::fmt::Write as _;
         let mut text = Zeroizing::new(String::with_capacity(self.name.len() + value.len() + 96));
         let same_site = match self.same_site {
@@ -143,16 +154,10 @@ impl CookieSettings {
         }
         let _ = write!(text, "; HttpOnly; SameSite={same_site}");
         if text.len() > MAX_COOKIE_BYTES {
-            return Err(ConfigError::Setting {
-                setting: "cookie",
-                problem: "over 4096 bytes; browsers would drop it",
-            });
+            return Err(CookieError::TooLarge);
         }
         let bytes = Zeroizing::new(core::mem::take(&mut *text).into_bytes());
-        HeaderValue::from_maybe_shared(Bytes::from_owner(bytes)).map_err(|_| ConfigError::Setting {
-            setting: "cookie",
-            problem: "not a valid header",
-        })
+        HeaderValue::from_maybe_shared(Bytes::from_owner(bytes)).map_err(|_| CookieError::NotAHeader)
     }
 
     /// Looks for the session cookie in every `Cookie` header of the request, as bytes: a pair

@@ -73,7 +73,7 @@ pub enum WebError {
     Transition(#[from] TransitionError),
     /// A session cookie could not be built.
     #[error(transparent)]
-    Cookie(#[from] crate::ConfigError),
+    Cookie(#[from] super::CookieError),
 }
 
 impl IntoResponse for WebError {

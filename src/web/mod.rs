@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-pub use cookies::{CookieSettings, MAX_COOKIE_BYTES};
+pub use cookies::{CookieError, CookieSettings};
 pub use extract::{
     MaybeSession, RequireLevel, SessionControl, SessionInfo, WebError, ANONYMOUS, AUTHENTICATED, ELEVATED,
 };

@@ -67,6 +67,20 @@ impl Browser {
     ///
     /// Fails with the install command when Debian's Chromium is not installed.
     pub async fn launch(role: Role, proxy: Option<SocketAddr>) -> Res<Browser> {
+        // A port picked free can be taken before the driver binds it, and a driver under
+        // load sometimes drops its first session request: try a fresh driver a few times.
+        let mut last = None;
+        for _ in 0..3 {
+            match Self::launch_once(role, proxy).await {
+                Ok(browser) => return Ok(browser),
+                Err(e) if e.to_string().contains("not found") => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| "chromedriver did not start".into()))
+    }
+
+    async fn launch_once(role: Role, proxy: Option<SocketAddr>) -> Res<Browser> {
         let (chromium, chromedriver) = (
             binary("CHROMIUM_BIN", CHROMIUM),
             binary("CHROMEDRIVER_BIN", CHROMEDRIVER),
