@@ -25,7 +25,7 @@ use criterion::{black_box, Criterion};
 use tower::ServiceExt;
 
 use sealed_session::revocation::{FilterConfig, MemoryStore};
-use sealed_session::web::{CookieSettings, SessionLayer, WebConfig};
+use sealed_session::web::SessionLayer;
 use sealed_session::{ClientContext, KeyRing, Policy, Privilege, Rotation, SessionManager};
 
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) bench";
@@ -61,7 +61,6 @@ fn web(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let cookie_settings = CookieSettings::default().dangerous_insecure_http();
     let store = Arc::new(MemoryStore::new(FilterConfig::default()).unwrap());
     let manager = Arc::new(
         SessionManager::builder(KeyRing::generate().unwrap(), "bench", store)
@@ -74,14 +73,13 @@ fn web(c: &mut Criterion) {
         .authenticate(None, "alice", Privilege::Authenticated, &client)
         .unwrap();
     let token = minted.token.expose_secret().to_owned();
-    let cookie = format!("{}={token}", cookie_settings.name());
+    let cookie = format!("session={token}");
     let verifier = manager.clone();
 
     let bare = Router::new().route("/", get(hello));
-    let layered = Router::new().route("/", get(hello)).layer(SessionLayer::new(
-        manager,
-        WebConfig::default().with_cookie(cookie_settings),
-    ));
+    let layered = Router::new()
+        .route("/", get(hello))
+        .layer(SessionLayer::new(manager).dangerous_insecure_http());
     // The layer must really verify: a valid cookie yields no Set-Cookie (no rotation) and
     // the handler runs.
     rt.block_on(async {

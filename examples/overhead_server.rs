@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use sealed_session::revocation::{FilterConfig, MemoryStore};
-use sealed_session::web::{CookieSettings, SessionInfo, SessionLayer, WebConfig};
+use sealed_session::web::{SessionInfo, SessionLayer};
 use sealed_session::{ClientContext, KeyRing, Policy, Privilege, Rotation, SessionManager};
 
 /// The User-Agent the minted session is bound to; wrk must send it.
@@ -52,7 +52,6 @@ async fn main() -> Result<(), BoxError> {
     }
     let mut router = Router::new().route("/", get(hello));
     if layer {
-        let cookie = CookieSettings::default().dangerous_insecure_http();
         let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
         let manager = Arc::new(
             SessionManager::builder(KeyRing::generate()?, "overhead", store)
@@ -62,13 +61,12 @@ async fn main() -> Result<(), BoxError> {
         if let Some(path) = &cookie_file {
             let client = ClientContext::new(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(USER_AGENT));
             let minted = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
-            let line = format!("Cookie: {}={}\n", cookie.name(), minted.token.expose_secret());
+            let line = format!("Cookie: session={}\n", minted.token.expose_secret());
             write_private(path, line.as_bytes())?;
         }
-        let web = WebConfig::default().with_cookie(cookie);
         router = router
             .route("/check", get(check))
-            .layer(SessionLayer::new(manager, web));
+            .layer(SessionLayer::new(manager).dangerous_insecure_http());
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

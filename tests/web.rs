@@ -12,13 +12,12 @@ use axum::body::Body;
 use common::web::*;
 use common::*;
 use http::{header, StatusCode};
-use sealed_session::web::WebConfig;
 use sealed_session::*;
 
 #[tokio::test]
 async fn login_cookie_has_every_secure_attribute() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let (_, cookies, headers, _) =
         send(&app, request("POST", "/login", None).body(Body::empty()).unwrap()).await;
     assert_eq!(cookies.len(), 1);
@@ -45,7 +44,7 @@ async fn login_cookie_has_every_secure_attribute() {
 #[tokio::test]
 async fn duplicate_session_cookies_are_refused_as_a_whole() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let good = login(&app).await;
     let value = good.split_once('=').unwrap().1;
     for header_value in [
@@ -73,7 +72,7 @@ async fn duplicate_session_cookies_are_refused_as_a_whole() {
 #[tokio::test]
 async fn tokens_in_the_query_are_ignored_and_reported() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let good = login(&app).await;
     let token = good.split_once('=').unwrap().1;
     let uri = format!("/account?SID={token}");
@@ -89,7 +88,7 @@ async fn tokens_in_the_query_are_ignored_and_reported() {
 #[tokio::test]
 async fn tokens_in_a_form_body_are_ignored_and_reported() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let good = login(&app).await;
     let token = good.split_once('=').unwrap().1.to_owned();
     let events_before = r.events.events().len();
@@ -129,14 +128,14 @@ async fn tokens_in_a_form_body_are_ignored_and_reported() {
 #[tokio::test]
 async fn bearer_tokens_only_when_enabled() {
     let r = rig_default();
-    let plain = app(&r, WebConfig::default());
+    let plain = app(&r, |l| l);
     let token = login(&plain).await.split_once('=').unwrap().1.to_owned();
     let req = || request("GET", "/account", None).header(header::AUTHORIZATION, format!("Bearer {token}"));
     assert_eq!(
         send(&plain, req().body(Body::empty()).unwrap()).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let api = app(&r, WebConfig::default().with_bearer_tokens());
+    let api = app(&r, |l| l.with_bearer_tokens());
     assert_eq!(
         send(&api, req().body(Body::empty()).unwrap()).await.0,
         StatusCode::OK
@@ -146,7 +145,7 @@ async fn bearer_tokens_only_when_enabled() {
 #[tokio::test]
 async fn foreign_origin_drops_elevation_and_is_refused() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let cookie = login(&app).await;
     let (_, cookies, _, _) = send(
         &app,
@@ -201,7 +200,7 @@ async fn foreign_origin_drops_elevation_and_is_refused() {
 #[tokio::test]
 async fn every_refusal_looks_the_same() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let good = login(&app).await;
     let (_, _, _, baseline) = send(
         &app,
@@ -248,7 +247,7 @@ async fn every_refusal_looks_the_same() {
 #[tokio::test]
 async fn rotation_writes_a_replacement_cookie() {
     let r = rig(Policy::default().with_rotation(Rotation::After(Duration::from_secs(60))));
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let first = login(&app).await;
     r.clock.advance(Duration::from_secs(61));
     let (status, cookies, headers, _) = send(
@@ -278,7 +277,7 @@ async fn rotation_writes_a_replacement_cookie() {
 #[tokio::test]
 async fn logout_clears_the_cookie_and_kills_the_token() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let cookie = login(&app).await;
     let (status, cookies, headers, _) = send(
         &app,
@@ -307,14 +306,84 @@ async fn logout_clears_the_cookie_and_kills_the_token() {
     );
 }
 
-#[test]
-fn cookie_settings_refuse_unusable_names() {
-    use sealed_session::web::CookieSettings;
-    assert!(CookieSettings::default().with_name("").is_err());
-    assert!(CookieSettings::default().with_name("bad name;").is_err());
-    assert!(CookieSettings::default().with_name(&"n".repeat(200)).is_err());
+#[tokio::test]
+async fn cookie_names_are_checked_and_insecure_http_drops_the_prefix() {
+    let r = rig_default();
+    let layer = || {
+        sealed_session::web::SessionLayer::new(std::sync::Arc::new(
+            SessionManager::builder(KeyRing::parse(KEYS).unwrap(), "bank", r.store.clone())
+                .build()
+                .unwrap(),
+        ))
+    };
+    for bad in ["", "bad name;", &"n".repeat(200)] {
+        assert!(
+            matches!(layer().with_cookie_name(bad), Err(ConfigError::CookieName)),
+            "{bad:?}"
+        );
+    }
+    let plain = app(&r, |l| l.dangerous_insecure_http());
+    let (_, cookies, headers, _) = send(
+        &plain,
+        request("POST", "/login", None).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(cookies[0].starts_with("session="), "{}", cookies[0]);
+    assert!(!cookies[0].contains("Secure"));
+    assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
+    let named = app(&r, |l| l.with_cookie_name("__Host-bank").unwrap());
+    let (_, cookies, _, _) = send(
+        &named,
+        request("POST", "/login", None).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(cookies[0].starts_with("__Host-bank="), "{}", cookies[0]);
+}
+
+/// The layer drops expired revocation generations by itself: no task of the application's.
+#[tokio::test(start_paused = true)]
+async fn the_layer_maintains_the_revocation_filter_by_itself() {
+    let r = rig_default();
+    let app = app(&r, |l| l.with_maintenance_every(Some(Duration::from_secs(60))));
+    let cookie = login(&app).await;
+    send(
+        &app,
+        request("POST", "/logout", Some(&cookie))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.store.set().generation_count(), 1);
+    r.clock
+        .advance(r.manager.policy().absolute_lifetime() + Duration::from_secs(2 * 3600));
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(61)).await;
+        tokio::task::yield_now().await;
+    }
     assert_eq!(
-        CookieSettings::default().dangerous_insecure_http().name(),
-        "session"
+        r.store.set().generation_count(),
+        0,
+        "the expired generation was dropped"
+    );
+}
+
+/// A route added after `.layer()` is not covered: its extractors answer 500 (and the first
+/// one logs why), never a silently anonymous page.
+#[tokio::test]
+async fn a_route_outside_the_layer_fails_loudly() {
+    let r = rig_default();
+    let covered = app(&r, |l| l);
+    let uncovered = covered.route(
+        "/late",
+        axum::routing::get(|s: sealed_session::web::MaybeSession| async move { format!("{:?}", s.0) }),
+    );
+    let (status, _, _, body) = send(
+        &uncovered,
+        request("GET", "/late", None).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     );
 }

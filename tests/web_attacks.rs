@@ -20,7 +20,6 @@ use http::{header, HeaderValue, Request, StatusCode};
 use sealed_session::revocation::{
     Durability, FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationStore, StoreError,
 };
-use sealed_session::web::{CookieSettings, WebConfig};
 use sealed_session::*;
 
 /// A request with only what the caller gives: no origin signal, and the User-Agent bytes
@@ -49,7 +48,7 @@ fn has_session_cookie(cookies: &[String]) -> bool {
 #[tokio::test]
 async fn login_csrf_from_any_other_origin_or_without_a_signal_is_refused() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let ua = Some(UA.as_bytes());
     let forged: [&[(&str, &str)]; 9] = [
         &[("origin", "http://www.bank.test")], // a plain-HTTP page on our own host name
@@ -107,24 +106,21 @@ async fn login_csrf_from_any_other_origin_or_without_a_signal_is_refused() {
 #[tokio::test]
 async fn hsts_goes_out_with_secure_cookies_only() {
     let r = rig_default();
-    let secure = app(&r, WebConfig::default());
+    let secure = app(&r, |l| l);
     let (_, _, headers, _) = send(
         &secure,
         request("GET", "/whoami", None).body(Body::empty()).unwrap(),
     )
     .await;
     assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
-    let plain = app(
-        &r,
-        WebConfig::default().with_cookie(CookieSettings::default().dangerous_insecure_http()),
-    );
+    let plain = app(&r, |l| l.dangerous_insecure_http());
     let (_, _, headers, _) = send(
         &plain,
         request("GET", "/whoami", None).body(Body::empty()).unwrap(),
     )
     .await;
     assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
-    let off = app(&r, WebConfig::default().without_hsts());
+    let off = app(&r, |l| l.without_hsts());
     let (_, _, headers, _) = send(&off, request("GET", "/whoami", None).body(Body::empty()).unwrap()).await;
     assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
 }
@@ -132,7 +128,7 @@ async fn hsts_goes_out_with_secure_cookies_only() {
 #[tokio::test]
 async fn a_junk_cookie_from_a_sibling_subdomain_does_not_hide_the_session() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let good = login(&app).await;
     let ua = Some(UA.as_bytes());
     let junk: [&[u8]; 5] = [
@@ -170,7 +166,7 @@ async fn a_junk_cookie_from_a_sibling_subdomain_does_not_hide_the_session() {
 #[tokio::test]
 async fn a_lapsed_elevation_leaves_no_power_in_the_old_token() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let cookie = login(&app).await;
     let (_, cookies, _, _) = send(
         &app,
@@ -235,7 +231,7 @@ async fn every_user_agent_byte_is_bound() {
     let r = rig(Policy::default()
         .with_rotation(Rotation::Off)
         .with_binding(Binding::user_agent()));
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let ua: &[u8] = b"Navigateur \xe9t\xe9/1.0";
     let others: [Option<&[u8]>; 3] = [Some(b"Navigateur \xe9t\xe8/1.0"), None, Some(b"")];
     for other in others {
@@ -259,7 +255,7 @@ async fn every_user_agent_byte_is_bound() {
 #[tokio::test]
 async fn pages_of_a_session_are_never_cached() {
     let r = rig_default();
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let cookie = login(&app).await;
     let (status, cookies, headers, _) = send(
         &app,
@@ -295,7 +291,7 @@ async fn pages_of_a_session_are_never_cached() {
 #[tokio::test]
 async fn no_client_input_produces_a_server_error() {
     let r = rig(Policy::default().with_rotation(Rotation::EveryRequest));
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let authenticated = login(&app).await;
     let (_, c, _, _) = send(&app, request("GET", "/begin", None).body(Body::empty()).unwrap()).await;
     let anonymous = pair(&c[0]);
@@ -390,7 +386,7 @@ async fn nothing_on_an_async_worker_waits_for_the_disk() {
     });
     let policy = Policy::default().with_rotation(Rotation::After(Duration::from_secs(60)));
     let r = rig_with(policy, KeyRing::parse(KEYS).unwrap(), recording.clone());
-    let app = app(&r, WebConfig::default());
+    let app = app(&r, |l| l);
     let worker = std::thread::current().id();
     // Rotation, then reuse of the rotated-away token after the window.
     let cookie = login(&app).await;

@@ -44,8 +44,7 @@ use serde::Deserialize;
 
 use sealed_session::revocation::{FileStore, FilterConfig, LOG_FILE, SNAPSHOT_FILE};
 use sealed_session::web::{
-    CookieSettings, MaybeSession, RequireLevel, SessionControl, SessionInfo, SessionLayer, WebConfig,
-    WebError, AUTHENTICATED, ELEVATED,
+    level, MaybeSession, RequireLevel, SessionControl, SessionInfo, SessionLayer, WebError,
 };
 use sealed_session::{Clock, EventSink, KeyRing, Keys, Policy, Privilege, Rotation, SessionManager};
 
@@ -65,7 +64,7 @@ pub struct BankConfig {
     /// Where the revocation store lives.
     pub data_dir: PathBuf,
     /// Served over HTTPS: `__Host-` + `Secure` cookie. Otherwise the insecure plain-HTTP
-    /// cookie (see [`cookie_settings`]).
+    /// cookie (see [`session_layer`]).
     pub tls: bool,
     /// The key ring; `None` generates a fresh one (sessions then end with the process).
     pub keys: Option<KeyRing>,
@@ -107,14 +106,17 @@ pub fn demo_policy() -> Policy {
         .with_rotation(Rotation::After(Duration::from_secs(60)))
 }
 
-/// The secure default over TLS; over plain HTTP no `Secure` and no `__Host-` prefix, which
-/// browsers refuse on `http://` origins other than localhost.
-pub fn cookie_settings(tls: bool) -> CookieSettings {
-    if tls {
-        CookieSettings::default()
-    } else {
-        CookieSettings::default().dangerous_insecure_http()
+/// The session layer: the secure default over TLS; over plain HTTP no `Secure` and no
+/// `__Host-` prefix, which browsers refuse on `http://` origins other than localhost.
+pub fn session_layer(manager: Arc<SessionManager>, tls: bool, allowed_origins: Vec<String>) -> SessionLayer {
+    let mut layer = SessionLayer::new(manager);
+    if !tls {
+        layer = layer.dangerous_insecure_http();
     }
+    if !allowed_origins.is_empty() {
+        layer = layer.with_allowed_origins(allowed_origins);
+    }
+    layer
 }
 
 struct Bank {
@@ -124,7 +126,7 @@ struct Bank {
 }
 
 type Bk = State<Arc<Bank>>;
-type Signed = Result<RequireLevel<AUTHENTICATED>, WebError>;
+type Signed = Result<RequireLevel<level::Authenticated>, WebError>;
 
 /// Opens the revocation store in `config.data_dir`, hashes the demo passwords and builds the
 /// router with the session layer installed. With fresh keys, the store files of an earlier
@@ -156,10 +158,7 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
         builder = builder.with_clock(clock);
     }
     let manager = Arc::new(builder.build()?);
-    let mut web = WebConfig::default().with_cookie(cookie_settings(config.tls));
-    if !config.allowed_origins.is_empty() {
-        web = web.with_allowed_origins(config.allowed_origins);
-    }
+    let layer = session_layer(manager.clone(), config.tls, config.allowed_origins);
     let bank = Arc::new(Bank {
         accounts: Accounts::demo()?,
         manager: manager.clone(),
@@ -176,7 +175,7 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .with_state(bank)
-        .layer(SessionLayer::new(manager.clone(), web))
+        .layer(layer)
         // Outermost, so it sees (and does not repeat) what the session layer set.
         .layer(axum::middleware::map_response(
             move |mut response: Response| async move {
@@ -241,7 +240,7 @@ async fn login(
 
 async fn account(State(bank): Bk, signed: Signed) -> Response {
     let info = match signed {
-        Ok(RequireLevel(info)) => info,
+        Ok(RequireLevel { session: info, .. }) => info,
         Err(e) => return refused(e),
     };
     let user = subject(&info);
@@ -251,7 +250,7 @@ async fn account(State(bank): Bk, signed: Signed) -> Response {
 
 async fn transfer_page(State(bank): Bk, signed: Signed) -> Response {
     let info = match signed {
-        Ok(RequireLevel(info)) => info,
+        Ok(RequireLevel { session: info, .. }) => info,
         Err(e) => return refused(e),
     };
     if info.privilege < Privilege::Elevated {
@@ -267,12 +266,12 @@ async fn transfer_page(State(bank): Bk, signed: Signed) -> Response {
 
 async fn transfer(
     State(bank): Bk,
-    elevated: Result<RequireLevel<ELEVATED>, WebError>,
+    elevated: Result<RequireLevel<level::Elevated>, WebError>,
     MaybeSession(session): MaybeSession,
     Form(form): Form<TransferForm>,
 ) -> Response {
     let info = match (elevated, session) {
-        (Ok(RequireLevel(info)), _) => info,
+        (Ok(RequireLevel { session: info, .. }), _) => info,
         (Err(WebError::Forbidden), Some(info)) if info.privilege == Privilege::Authenticated => {
             let page = step_up_page(&bank, &info, Some("confirm your password to make transfers"));
             return (StatusCode::FORBIDDEN, Html(page)).into_response();
@@ -301,7 +300,7 @@ async fn elevate(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let info = match signed {
-        Ok(RequireLevel(info)) => info,
+        Ok(RequireLevel { session: info, .. }) => info,
         Err(e) => return refused(e),
     };
     let user = subject(&info).to_owned();
@@ -321,10 +320,12 @@ async fn elevate(
 
 async fn step_down(signed: Signed, control: SessionControl) -> Response {
     match signed {
-        Ok(RequireLevel(info)) if info.privilege == Privilege::Elevated => match control.step_down().await {
-            Ok(_) => Redirect::to("/account").into_response(),
-            Err(e) => e.into_response(),
-        },
+        Ok(RequireLevel { session: info, .. }) if info.privilege == Privilege::Elevated => {
+            match control.step_down().await {
+                Ok(_) => Redirect::to("/account").into_response(),
+                Err(e) => e.into_response(),
+            }
+        }
         Ok(_) => Redirect::to("/account").into_response(),
         Err(e) => refused(e),
     }

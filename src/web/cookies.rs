@@ -41,7 +41,7 @@ pub(crate) enum Found<'h> {
 /// Cookie name and attributes. Defaults: `__Host-session`, `Secure`, `HttpOnly`,
 /// `SameSite=Lax`, `Path=/`, no `Domain`.
 #[derive(Clone, Debug)]
-pub struct CookieSettings {
+pub(crate) struct CookieSettings {
     name: String,
     same_site: SameSite,
     secure: bool,
@@ -60,12 +60,8 @@ impl Default for CookieSettings {
 impl CookieSettings {
     /// `SameSite=Strict` instead of `Lax` (the cookie is then not sent on top-level
     /// navigations from other sites, e.g. links in e-mail).
-    ///
-    /// ```
-    /// let c = sealed_session::web::CookieSettings::default().with_same_site_strict();
-    /// ```
     #[must_use]
-    pub fn with_same_site_strict(mut self) -> Self {
+    pub(crate) fn with_same_site_strict(mut self) -> Self {
         self.same_site = SameSite::Strict;
         self
     }
@@ -75,12 +71,7 @@ impl CookieSettings {
     ///
     /// # Errors
     /// An empty name, or one with characters a cookie name cannot carry.
-    ///
-    /// ```
-    /// let c = sealed_session::web::CookieSettings::default().with_name("__Host-bank")?;
-    /// # Ok::<(), sealed_session::ConfigError>(())
-    /// ```
-    pub fn with_name(mut self, name: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn with_name(mut self, name: &str) -> Result<Self, ConfigError> {
         let valid = !name.is_empty()
             && name.len() <= 128
             && name
@@ -99,7 +90,7 @@ impl CookieSettings {
     /// Without `Secure` the cookie travels in clear text and any sibling subdomain or network
     /// attacker can overwrite it. Never use this in production.
     #[must_use]
-    pub fn dangerous_insecure_http(mut self) -> Self {
+    pub(crate) fn dangerous_insecure_http(mut self) -> Self {
         self.secure = false;
         if let Some(rest) = self.name.strip_prefix("__Host-") {
             self.name = rest.to_owned();
@@ -108,7 +99,7 @@ impl CookieSettings {
     }
 
     /// The cookie name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
@@ -117,7 +108,7 @@ impl CookieSettings {
     ///
     /// # Errors
     /// [`CookieError::TooLarge`] when the cookie would exceed 4096 bytes.
-    pub fn set_cookie(
+    pub(crate) fn set_cookie(
         &self,
         token: &SealedToken,
         expires_at: UnixTime,
@@ -128,7 +119,7 @@ impl CookieSettings {
     }
 
     /// `Set-Cookie` value that deletes the session cookie.
-    pub fn clear_cookie(&self) -> HeaderValue {
+    pub(crate) fn clear_cookie(&self) -> HeaderValue {
         self.header("", 0)
             .unwrap_or_else(|_| HeaderValue::from_static(""))
     }

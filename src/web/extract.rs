@@ -7,18 +7,67 @@ use http::StatusCode;
 
 use crate::clock::UnixTime;
 use crate::session::{Minted, TransitionError};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::Reason;
 use crate::token::claims::Privilege;
 
 use super::origin::Provenance;
 use super::state::{CookieAction, Shared};
 use crate::session::events::EventKind;
 
-/// Privilege level constants for [`RequireLevel`].
-pub const ANONYMOUS: u8 = 0;
-/// Any logged-in session.
-pub const AUTHENTICATED: u8 = 1;
-/// A session elevated by recent re-authentication.
-pub const ELEVATED: u8 = 2;
+/// The levels [`RequireLevel`] can require, as types: a misspelt level does not compile.
+pub mod level {
+    use crate::token::Privilege;
+
+    /// A privilege level a route can require.
+    ///
+    /// ```
+    /// use sealed_session::web::level::{Authenticated, Level};
+    /// assert_eq!(Authenticated::PRIVILEGE, sealed_session::Privilege::Authenticated);
+    /// ```
+    pub trait Level: sealed::Sealed + Send + Sync + 'static {
+        /// The least privilege a session must have.
+        const PRIVILEGE: Privilege;
+    }
+
+    /// Any signed-in session.
+    ///
+    /// ```
+    /// use sealed_session::web::{level::Authenticated, RequireLevel};
+    /// async fn account(session: RequireLevel<Authenticated>) -> String {
+    ///     format!("{:?}", session.subject)
+    /// }
+    /// ```
+    #[derive(Clone, Copy, Debug)]
+    pub struct Authenticated;
+
+    /// A session elevated by a recent re-authentication (step-up).
+    ///
+    /// ```
+    /// use sealed_session::web::{level::Elevated, RequireLevel};
+    /// async fn transfer(_: RequireLevel<Elevated>) -> &'static str {
+    ///     "done"
+    /// }
+    /// ```
+    #[derive(Clone, Copy, Debug)]
+    pub struct Elevated;
+
+    impl Level for Authenticated {
+        const PRIVILEGE: Privilege = Privilege::Authenticated;
+    }
+
+    impl Level for Elevated {
+        const PRIVILEGE: Privilege = Privilege::Elevated;
+    }
+
+    mod sealed {
+        pub trait Sealed {}
+        impl Sealed for super::Authenticated {}
+        impl Sealed for super::Elevated {}
+    }
+}
 
 /// A read-only view of the verified session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,11 +149,18 @@ impl IntoResponse for WebError {
 }
 
 fn shared(parts: &Parts) -> Result<Shared, WebError> {
-    parts
-        .extensions
-        .get::<Shared>()
-        .cloned()
-        .ok_or(WebError::LayerMissing)
+    parts.extensions.get::<Shared>().cloned().ok_or_else(|| {
+        static REPORTED: AtomicBool = AtomicBool::new(false);
+        if !REPORTED.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                target: "sealed_session::web",
+                path = %parts.uri.path(),
+                "a session extractor ran on a route without SessionLayer: add `.layer(SessionLayer::new(manager))` \
+                 after every `.route(..)` (routes added after `.layer()` are not covered); answering 500"
+            );
+        }
+        WebError::LayerMissing
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SessionInfo {
@@ -135,21 +191,50 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
     }
 }
 
-/// Requires at least privilege `LEVEL` ([`AUTHENTICATED`] or [`ELEVATED`]): 401 without a
-/// session, 403 below the level, with fixed bodies.
+/// Requires at least the level `L` ([`level::Authenticated`] or [`level::Elevated`]): 401
+/// without a session, 403 below the level, with fixed bodies. Dereferences to the
+/// [`SessionInfo`].
+///
+/// ```
+/// use sealed_session::web::{level, RequireLevel};
+/// async fn transfer(session: RequireLevel<level::Elevated>) -> String {
+///     format!("transfer for {:?}", session.subject)
+/// }
+/// ```
 #[derive(Clone, Debug)]
-pub struct RequireLevel<const LEVEL: u8>(pub SessionInfo);
+pub struct RequireLevel<L: level::Level> {
+    /// The verified session, at level `L` or above.
+    pub session: SessionInfo,
+    level: PhantomData<L>,
+}
 
-impl<S: Send + Sync, const LEVEL: u8> FromRequestParts<S> for RequireLevel<LEVEL> {
+impl<L: level::Level> std::ops::Deref for RequireLevel<L> {
+    type Target = SessionInfo;
+
+    fn deref(&self) -> &SessionInfo {
+        &self.session
+    }
+}
+
+impl<S: Send + Sync, L: level::Level> FromRequestParts<S> for RequireLevel<L> {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let shared = shared(parts)?;
         let info = SessionInfo::from_request_parts(parts, state).await?;
-        let needed = Privilege::from_u8(LEVEL).unwrap_or(Privilege::Elevated);
-        if info.privilege < needed {
+        if info.privilege < L::PRIVILEGE {
+            let client = shared.lock().client.clone();
+            shared.manager.emit(
+                EventKind::Rejected(Reason::InsufficientPrivilege),
+                None,
+                &client.context(),
+            );
             return Err(WebError::Forbidden);
         }
-        Ok(Self(info))
+        Ok(Self {
+            session: info,
+            level: PhantomData,
+        })
     }
 }
 
@@ -310,7 +395,8 @@ impl SessionControl {
         let now = self.0.manager.now();
         // Fail here, at mint time, rather than have the browser silently drop the cookie.
         self.0
-            .cookie_settings
+            .settings
+            .cookie
             .set_cookie(&minted.token, minted.expires_at(), now)?;
         let info = SessionInfo::of(&minted.session);
         let mut st = self.0.lock();

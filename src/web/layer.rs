@@ -1,42 +1,242 @@
-//! The tower layer: verify on the way in, write cookies on the way out.
+//! [`SessionLayer`]: installs sessions on a router, configured with consuming setters.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::response::{IntoResponse, Response};
-use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT};
-use http::request::Parts;
-use http::{HeaderValue, Request, StatusCode};
-use tower::{Layer, Service};
+use http::{HeaderName, Request};
+use tower::Layer;
 
-use super::cookies::Found;
-use super::origin::{self, Provenance};
-use super::state::{Client, CookieAction, RequestState, Shared};
-use super::WebConfig;
-use crate::session::events::EventKind;
-use crate::token::claims::Privilege;
+use super::service::SessionService;
+use super::settings::Settings;
+use crate::error::ConfigError;
+use crate::token::Flags;
 use crate::SessionManager;
 
-/// Installs sessions on an axum router: `router.layer(SessionLayer::new(manager, config))`.
+/// Verifies the session of every request and writes every new cookie. Secure by default:
+/// a `__Host-` cookie with `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`; tokens only from
+/// that cookie; state changes only from our own origin; HSTS. Add it with
+/// `router.layer(SessionLayer::new(manager))`, serving with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so sessions can be bound to the
+/// client's address. The layer also drops expired revocation generations in the background.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::{routing::get, Router};
+/// use sealed_session::revocation::{FilterConfig, MemoryStore};
+/// use sealed_session::web::{level, RequireLevel, SessionLayer};
+/// use sealed_session::{KeyRing, SessionManager};
+///
+/// let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+/// let app: Router = Router::new()
+///     .route("/account", get(|s: RequireLevel<level::Authenticated>| async move { format!("{:?}", s.subject) }))
+///     .layer(SessionLayer::new(manager).with_same_site_strict());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionLayer {
     manager: Arc<SessionManager>,
-    config: Arc<WebConfig>,
+    settings: Arc<Settings>,
+    startup: Arc<Startup>,
 }
 
 impl SessionLayer {
-    /// A layer verifying with `manager` under `config`.
-    pub fn new(manager: Arc<SessionManager>, config: WebConfig) -> Self {
+    /// A layer verifying with `manager`, with the secure defaults.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(manager: Arc<SessionManager>) -> Self {
         Self {
             manager,
-            config: Arc::new(config),
+            settings: Arc::new(Settings::default()),
+            startup: Arc::new(Startup::default()),
         }
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        change(Arc::make_mut(&mut self.settings));
+        self
+    }
+
+    /// A different cookie name. Keep the `__Host-` prefix: without it a sibling subdomain
+    /// can plant a cookie for this host.
+    ///
+    /// # Errors
+    /// [`ConfigError::CookieName`] for an empty name, or one with characters a cookie name
+    /// cannot carry.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_cookie_name("__Host-bank")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_cookie_name(mut self, name: &str) -> Result<Self, ConfigError> {
+        let cookie = self.settings.cookie.clone().with_name(name)?;
+        Arc::make_mut(&mut self.settings).cookie = cookie;
+        Ok(self)
+    }
+
+    /// `SameSite=Strict` instead of `Lax`: the cookie is then not sent on top-level
+    /// navigations from other sites (links in e-mail arrive signed out).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_same_site_strict();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_same_site_strict(self) -> Self {
+        self.edit(|s| s.cookie = s.cookie.clone().with_same_site_strict())
+    }
+
+    /// Drops `Secure`, the `__Host-` prefix and HSTS, for plain-HTTP development on
+    /// loopback.
+    ///
+    /// # Warning
+    /// Without `Secure` the cookie travels in clear text and any sibling subdomain or network
+    /// attacker can overwrite it. Never use this in production.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).dangerous_insecure_http();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn dangerous_insecure_http(self) -> Self {
+        self.edit(|s| s.cookie = s.cookie.clone().dangerous_insecure_http())
+    }
+
+    /// Also accepts `Authorization: Bearer <token>` (API clients) when no cookie is present.
+    ///
+    /// # Warning
+    /// A rotated token's replacement goes out only in `Set-Cookie`: use a policy without
+    /// rolling rotation for API clients, or refresh explicitly.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_bearer_tokens();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_bearer_tokens(self) -> Self {
+        self.edit(|s| s.accept_bearer = true)
+    }
+
+    /// Takes the client address from this header's right-most entry (set by your own reverse
+    /// proxy) instead of the socket peer.
+    ///
+    /// # Warning
+    /// Only when every request passes through a proxy that sets it: otherwise clients choose
+    /// their own address and IP binding means nothing.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_trusted_proxy_header(http::HeaderName::from_static("x-forwarded-for"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_trusted_proxy_header(self, name: HeaderName) -> Self {
+        self.edit(|s| s.trusted_proxy_header = Some(name))
+    }
+
+    /// Origins (`scheme://host[:port]`) allowed to send state-changing requests. Empty (the
+    /// default) means the request's own host, with `https` while the cookie is `Secure`.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_allowed_origins(["https://www.bank.test"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(self, origins: I) -> Self {
+        let origins = origins.into_iter().map(Into::into).collect();
+        self.edit(|s| s.allowed_origins = origins)
+    }
+
+    /// Treats a state-changing request with neither `Origin`, `Referer` nor `Sec-Fetch-Site`
+    /// as foreign (browsers send `Origin` on every POST; non-browser clients usually send
+    /// none). Login and elevation always require a same-origin signal.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_origin_required();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_origin_required(self) -> Self {
+        self.edit(|s| s.require_origin = true)
+    }
+
+    /// HSTS lifetime (RFC 6797) sent as `Strict-Transport-Security` on every response while
+    /// the cookie is `Secure` (default: one year, without `includeSubDomains`). It stops a
+    /// network attacker from serving a plain-HTTP page on our host name, from which login
+    /// CSRF or cookie injection would start.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_hsts(std::time::Duration::from_secs(86_400));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_hsts(self, max_age: Duration) -> Self {
+        self.edit(|s| s.hsts = Some(max_age))
+    }
+
+    /// Sends no `Strict-Transport-Security` header (e.g. a proxy in front sets it).
+    ///
+    /// # Warning
+    /// Without HSTS, a network attacker can make the browser load `http://` pages of this host.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).without_hsts();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn without_hsts(self) -> Self {
+        self.edit(|s| s.hsts = None)
+    }
+
+    /// How often the layer's background task drops expired revocation generations
+    /// ([`SessionManager::maintain_at`]); default every 5 minutes, started by the first
+    /// request. `None` turns it off, when the application drives maintenance itself.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let layer = SessionLayer::new(manager).with_maintenance_every(None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_maintenance_every(self, period: Option<Duration>) -> Self {
+        self.edit(|s| s.maintenance = period)
     }
 }
 
@@ -47,285 +247,59 @@ impl<S> Layer<S> for SessionLayer {
         SessionService {
             inner,
             manager: self.manager.clone(),
-            config: self.config.clone(),
+            settings: self.settings.clone(),
+            startup: self.startup.clone(),
         }
     }
 }
 
-/// The service [`SessionLayer`] wraps around a router.
-#[derive(Clone)]
-pub struct SessionService<S> {
-    inner: S,
-    manager: Arc<SessionManager>,
-    config: Arc<WebConfig>,
+/// What the layer checks, and starts, once: at its first request.
+#[derive(Default)]
+pub(crate) struct Startup {
+    done: AtomicBool,
 }
 
-impl<S> Service<Request<Body>> for SessionService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        // The clone that was driven to readiness serves this request (tower's usual dance).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let (manager, config) = (self.manager.clone(), self.config.clone());
-        Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
-            let shared = admit(&manager, &config, &parts, provenance);
-            let foreign = match provenance {
-                Provenance::Foreign => true,
-                Provenance::Unknown => config.require_origin,
-                Provenance::SameOrigin => false,
-            };
-            if foreign && origin::is_state_changing(&parts.method) {
-                refuse_foreign(&shared).await;
-                return Ok(finish(&shared, &config, StatusCode::FORBIDDEN.into_response()));
-            }
-            let body = match scan_form(&parts, body, &shared, config.cookie.name()).await {
-                Ok(body) => body,
-                Err(status) => return Ok(finish(&shared, &config, status.into_response())),
-            };
-            parts.extensions.insert(shared.clone());
-            let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(&shared, &config, response))
-        })
-    }
-}
-
-/// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
-fn admit(manager: &Arc<SessionManager>, config: &WebConfig, parts: &Parts, provenance: Provenance) -> Shared {
-    let client = client_of(config, parts);
-    if query_has_token(parts, config.cookie.name()) {
-        manager.emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
-    }
-    let mut state = RequestState {
-        session: None,
-        cookie: CookieAction::Keep,
-        client,
-        provenance,
-        presented_token: false,
-    };
-    // (token, whether it came in our cookie): a refused cookie is deleted, a refused bearer
-    // token is simply ignored.
-    let presented = match config.cookie.find(&parts.headers) {
-        Found::One(token) => Some((token, true)),
-        Found::Duplicate => {
-            manager.emit(EventKind::DuplicateCookie, None, &state.client.context());
-            state.presented_token = true;
-            None
+impl Startup {
+    /// On the first request: reports a missing `ConnectInfo` loudly when the policy binds the
+    /// IP address (every client would share one absent address), and starts maintenance.
+    pub(crate) fn first_request<B>(
+        &self,
+        manager: &Arc<SessionManager>,
+        settings: &Settings,
+        request: &Request<B>,
+    ) {
+        if self.done.swap(true, Ordering::AcqRel) {
+            return;
         }
-        Found::Invalid => {
-            state.presented_token = true;
-            state.cookie = CookieAction::Expire;
-            None
-        }
-        Found::None if config.accept_bearer => bearer(parts).map(|t| (t, false)),
-        Found::None => None,
-    };
-    if let Some((token, from_cookie)) = presented {
-        state.presented_token = true;
-        // Only in-memory work and background revocations here: nothing on this path waits
-        // for the disk, so it may run on the async worker.
-        match manager.verify(token, &state.client.context()) {
-            Ok(verified) => {
-                if let Some(next) = verified.replacement {
-                    state.cookie = CookieAction::Set(next, verified.session.expires_at());
-                }
-                state.session = Some(verified.session);
-            }
-            Err(_) if from_cookie => state.cookie = CookieAction::Expire,
-            Err(_) => {}
-        }
-    }
-    Shared {
-        manager: manager.clone(),
-        state: Arc::new(Mutex::new(state)),
-        cookie_settings: config.cookie.clone(),
-    }
-}
-
-/// A foreign state-changing request: elevated privilege is dropped (a new token is minted)
-/// before the 403, so a forged cross-site form cannot ride a fresh re-authentication. The
-/// step-down waits for the revocation log, so it runs on the blocking pool.
-async fn refuse_foreign(shared: &Shared) {
-    let (session, client) = {
-        let mut st = shared.lock();
-        let client = st.client.clone();
-        shared
-            .manager
-            .emit(EventKind::ForeignOrigin, None, &client.context());
-        match st.session.take() {
-            Some(s) if s.privilege() == Privilege::Elevated => (s, client),
-            other => {
-                st.session = other;
-                return;
-            }
-        }
-    };
-    let manager = shared.manager.clone();
-    let result = tokio::task::spawn_blocking(move || manager.step_down(session, &client.context())).await;
-    let mut st = shared.lock();
-    match result {
-        Ok(Ok(minted)) => {
-            st.cookie = CookieAction::Set(minted.token, minted.session.expires_at());
-            st.session = Some(minted.session);
-        }
-        // The elevated token was not revoked; dropping the cookie is the safe fallback.
-        _ => st.cookie = CookieAction::Expire,
-    }
-}
-
-/// Applies the cookie action and the headers every response of a session needs.
-fn finish(shared: &Shared, config: &WebConfig, mut response: Response) -> Response {
-    let (action, involved) = {
-        let mut st = shared.lock();
-        let action = std::mem::take(&mut st.cookie);
-        let involved = st.presented_token || st.session.is_some() || !matches!(action, CookieAction::Keep);
-        (action, involved)
-    };
-    let settings = &shared.cookie_settings;
-    let headers = response.headers_mut();
-    if let (true, Some(max_age)) = (settings.is_secure(), config.hsts) {
-        if !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
-            if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())) {
-                headers.insert(STRICT_TRANSPORT_SECURITY, v);
-            }
-        }
-    }
-    if involved {
-        // Pages of a session must not outlive it in any cache (the Back button after logout).
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    let cookie = match action {
-        CookieAction::Keep => return response,
-        CookieAction::Set(token, expires) => settings.set_cookie(&token, expires, shared.manager.now()),
-        CookieAction::Expire => Ok(settings.clear_cookie()),
-        CookieAction::Logout => {
-            headers.insert(
-                "clear-site-data",
-                HeaderValue::from_static("\"cache\", \"cookies\""),
+        let has_peer = request.extensions().get::<ConnectInfo<SocketAddr>>().is_some();
+        let binds_ip = manager.policy().binding().flags().contains(Flags::BIND_IP);
+        if binds_ip && !has_peer && settings.trusted_proxy_header.is_none() {
+            tracing::error!(
+                target: "sealed_session::web",
+                "the session policy binds the client IP address, but requests carry no ConnectInfo: \
+                 serve the router with `into_make_service_with_connect_info::<SocketAddr>()` \
+                 (or set a trusted proxy header); until then every client has the same, absent, address"
             );
-            Ok(settings.clear_cookie())
         }
-    };
-    match cookie {
-        Ok(value) => {
-            headers.append(SET_COOKIE, value);
-            response
-        }
-        Err(e) => {
-            // Checked when the token was minted; only a policy change in between gets here.
-            tracing::error!(target: "sealed_session::web", error = %e, "session cookie not sent");
-            let mut refused = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            refused
-                .headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            refused
+        if let Some(period) = settings.maintenance {
+            spawn_maintenance(Arc::downgrade(manager), period);
         }
     }
 }
 
-fn client_of(config: &WebConfig, parts: &Parts) -> Client {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let forwarded = config.trusted_proxy_header.as_ref().and_then(|name| {
-        // The right-most entry is the one our own proxy appended; the rest is client-supplied.
-        let value = parts.headers.get(name)?.to_str().ok()?;
-        value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+/// Drops expired revocation generations every `period` while the manager lives.
+fn spawn_maintenance(manager: Weak<SessionManager>, period: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(target: "sealed_session::web", "no tokio runtime: revocation maintenance not started");
+        return;
+    };
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(manager) = manager.upgrade() else { return };
+            manager.maintain_at(manager.now());
+        }
     });
-    // A `HeaderValue` clone shares the request's bytes: no copy per request.
-    let user_agent = parts.headers.get(USER_AGENT).cloned();
-    Client {
-        ip: forwarded.or(peer),
-        user_agent,
-    }
-}
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Session-looking query parameters: a well-known session parameter name, our cookie name,
-/// or a value that parses as a token. They are never read; their presence is an event.
-/// Bodies this small, declared up front, are scanned for session tokens (DESIGN row 1).
-const FORM_SCAN_LIMIT: usize = 64 * 1024;
-
-/// Reads a small url-encoded form body to report token-shaped fields (the seed's "session
-/// id in a POST field"); the body is handed on unchanged and never used as a token source.
-/// Only bodies with a declared length ≤ 64 KiB are read, so none is consumed half-way.
-async fn scan_form(
-    parts: &Parts,
-    body: Body,
-    shared: &Shared,
-    cookie_name: &str,
-) -> Result<Body, StatusCode> {
-    let is_form = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let Some(length) = declared.filter(|&n| is_form && n <= FORM_SCAN_LIMIT) else {
-        return Ok(body);
-    };
-    let bytes = axum::body::to_bytes(body, length)
-        .await
-        .map_err(|_| StatusCode::BAD_REQUEST)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let planted = text.split('&').any(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        // Forms legitimately carry fields named "token" (CSRF): only our cookie's name, the
-        // classic session parameter names, or a value that parses as a token count here.
-        ["sid", "jsessionid", "phpsessid", cookie_name]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-            || crate::token::UntrustedToken::parse(value).is_ok()
-    });
-    if planted {
-        let client = shared.lock().client.clone();
-        shared
-            .manager
-            .emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
-    }
-    Ok(Body::from(bytes))
-}
-
-fn query_has_token(parts: &Parts, cookie_name: &str) -> bool {
-    const NAMES: [&str; 7] = [
-        "sid",
-        "session",
-        "sessionid",
-        "session_id",
-        "token",
-        "jsessionid",
-        "phpsessid",
-    ];
-    let Some(query) = parts.uri.query() else {
-        return false;
-    };
-    query.split('&').any(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = name.to_ascii_lowercase();
-        NAMES.contains(&name.as_str())
-            || name.eq_ignore_ascii_case(cookie_name)
-            || crate::token::UntrustedToken::parse(value).is_ok()
-    })
 }

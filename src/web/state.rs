@@ -51,7 +51,7 @@ pub(crate) struct RequestState {
 pub(crate) struct Shared {
     pub(crate) manager: Arc<SessionManager>,
     pub(crate) state: Arc<Mutex<RequestState>>,
-    pub(crate) cookie_settings: Arc<super::CookieSettings>,
+    pub(crate) settings: Arc<super::settings::Settings>,
 }
 
 impl Shared {

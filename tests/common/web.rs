@@ -11,9 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use axum::Router;
 use http::{header, Request, Response, StatusCode};
-use sealed_session::web::{
-    MaybeSession, RequireLevel, SessionControl, SessionLayer, WebConfig, AUTHENTICATED, ELEVATED,
-};
+use sealed_session::web::{level, MaybeSession, RequireLevel, SessionControl, SessionLayer};
 use sealed_session::*;
 use tower::ServiceExt;
 
@@ -21,7 +19,7 @@ use super::{rig, Rig};
 
 pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0";
 
-pub fn app(r: &Rig, config: WebConfig) -> Router {
+pub fn app(r: &Rig, configure: impl FnOnce(SessionLayer) -> SessionLayer) -> Router {
     // The rig's manager is moved into an Arc shared by the layer.
     let manager = Arc::new(
         SessionManager::builder(KeyRing::parse(KEYS).unwrap(), "bank", r.store.clone())
@@ -42,11 +40,11 @@ pub fn app(r: &Rig, config: WebConfig) -> Router {
         )
         .route(
             "/account",
-            get(|RequireLevel::<AUTHENTICATED>(s)| async move { format!("account of {:?}", s.subject) }),
+            get(|s: RequireLevel<level::Authenticated>| async move { format!("account of {:?}", s.subject) }),
         )
         .route(
             "/transfer",
-            post(|_: RequireLevel<ELEVATED>| async { "transferred" }),
+            post(|_: RequireLevel<level::Elevated>| async { "transferred" }),
         )
         .route(
             "/login",
@@ -76,7 +74,7 @@ pub fn app(r: &Rig, config: WebConfig) -> Router {
             "/begin",
             get(|c: SessionControl| async move { c.begin().await.map(|_| "visitor") }),
         )
-        .layer(SessionLayer::new(manager, config))
+        .layer(configure(SessionLayer::new(manager)))
 }
 
 pub const KEYS: &str = "sealed-session-keys v1\n1 primary AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";

@@ -1,0 +1,253 @@
+//! The service the layer wraps around a router: verify on the way in, write cookies and the
+//! headers a session needs on the way out.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode};
+use tower::Service;
+
+use super::cookies::Found;
+use super::layer::Startup;
+use super::origin::{self, Provenance};
+use super::scan::{query_has_token, scan_form};
+use super::settings::Settings;
+use super::state::{Client, CookieAction, RequestState, Shared};
+use crate::session::events::EventKind;
+use crate::token::Privilege;
+use crate::SessionManager;
+
+/// The service [`SessionLayer`](super::SessionLayer) wraps around a router. It accepts any
+/// request body (`http_body::Body` with `Bytes` chunks) and answers with the inner service's
+/// body type; its own refusals have empty bodies.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    pub(crate) inner: S,
+    pub(crate) manager: Arc<SessionManager>,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) startup: Arc<Startup>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<axum::BoxError>,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The clone that was driven to readiness serves this request (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (manager, config) = (self.manager.clone(), self.settings.clone());
+        self.startup.first_request(&manager, &config, &request);
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
+            let shared = admit(&manager, &config, &parts, provenance);
+            let foreign = match provenance {
+                Provenance::Foreign => true,
+                Provenance::Unknown => config.require_origin,
+                Provenance::SameOrigin => false,
+            };
+            if foreign && origin::is_state_changing(&parts.method) {
+                refuse_foreign(&shared).await;
+                return Ok(finish(&shared, &config, status_only(StatusCode::FORBIDDEN)));
+            }
+            let body = match scan_form(&parts, Body::new(body), &shared, config.cookie.name()).await {
+                Ok(body) => body,
+                Err(status) => return Ok(finish(&shared, &config, status_only(status))),
+            };
+            parts.extensions.insert(shared.clone());
+            let response = inner.call(Request::from_parts(parts, body)).await?;
+            Ok(finish(&shared, &config, response))
+        })
+    }
+}
+
+fn status_only<B: Default>(status: StatusCode) -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = status;
+    response
+}
+
+/// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
+fn admit(
+    manager: &Arc<SessionManager>,
+    config: &Arc<Settings>,
+    parts: &Parts,
+    provenance: Provenance,
+) -> Shared {
+    let client = client_of(config, parts);
+
+    if query_has_token(parts, config.cookie.name()) {
+        manager.emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
+    }
+    let mut state = RequestState {
+        session: None,
+        cookie: CookieAction::Keep,
+        client,
+        provenance,
+        presented_token: false,
+    };
+    // (token, whether it came in our cookie): a refused cookie is deleted, a refused bearer
+    // token is simply ignored.
+    let presented = match config.cookie.find(&parts.headers) {
+        Found::One(token) => Some((token, true)),
+        Found::Duplicate => {
+            manager.emit(EventKind::DuplicateCookie, None, &state.client.context());
+            state.presented_token = true;
+            None
+        }
+        Found::Invalid => {
+            state.presented_token = true;
+            state.cookie = CookieAction::Expire;
+            None
+        }
+        Found::None if config.accept_bearer => bearer(parts).map(|t| (t, false)),
+        Found::None => None,
+    };
+    if let Some((token, from_cookie)) = presented {
+        state.presented_token = true;
+        // Only in-memory work and background revocations here: nothing on this path waits
+        // for the disk, so it may run on the async worker.
+        match manager.verify(token, &state.client.context()) {
+            Ok(verified) => {
+                if let Some(next) = verified.replacement {
+                    state.cookie = CookieAction::Set(next, verified.session.expires_at());
+                }
+                state.session = Some(verified.session);
+            }
+            Err(_) if from_cookie => state.cookie = CookieAction::Expire,
+            Err(_) => {}
+        }
+    }
+    Shared {
+        manager: manager.clone(),
+        state: Arc::new(Mutex::new(state)),
+        settings: config.clone(),
+    }
+}
+
+/// A foreign state-changing request: elevated privilege is dropped (a new token is minted)
+/// before the 403, so a forged cross-site form cannot ride a fresh re-authentication. The
+/// step-down waits for the revocation log, so it runs on the blocking pool.
+async fn refuse_foreign(shared: &Shared) {
+    let (session, client) = {
+        let mut st = shared.lock();
+        let client = st.client.clone();
+        shared
+            .manager
+            .emit(EventKind::ForeignOrigin, None, &client.context());
+        match st.session.take() {
+            Some(s) if s.privilege() == Privilege::Elevated => (s, client),
+            other => {
+                st.session = other;
+                return;
+            }
+        }
+    };
+    let manager = shared.manager.clone();
+    let result = tokio::task::spawn_blocking(move || manager.step_down(session, &client.context())).await;
+    let mut st = shared.lock();
+    match result {
+        Ok(Ok(minted)) => {
+            st.cookie = CookieAction::Set(minted.token, minted.session.expires_at());
+            st.session = Some(minted.session);
+        }
+        // The elevated token was not revoked; dropping the cookie is the safe fallback.
+        _ => st.cookie = CookieAction::Expire,
+    }
+}
+
+/// Applies the cookie action and the headers every response of a session needs.
+fn finish<B: Default>(shared: &Shared, config: &Settings, mut response: Response<B>) -> Response<B> {
+    let (action, involved) = {
+        let mut st = shared.lock();
+        let action = std::mem::take(&mut st.cookie);
+        let involved = st.presented_token || st.session.is_some() || !matches!(action, CookieAction::Keep);
+        (action, involved)
+    };
+    let settings = &shared.settings.cookie;
+    let headers = response.headers_mut();
+    if let (true, Some(max_age)) = (settings.is_secure(), config.hsts) {
+        if !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
+            if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())) {
+                headers.insert(STRICT_TRANSPORT_SECURITY, v);
+            }
+        }
+    }
+    if involved {
+        // Pages of a session must not outlive it in any cache (the Back button after logout).
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let cookie = match action {
+        CookieAction::Keep => return response,
+        CookieAction::Set(token, expires) => settings.set_cookie(&token, expires, shared.manager.now()),
+        CookieAction::Expire => Ok(settings.clear_cookie()),
+        CookieAction::Logout => {
+            headers.insert(
+                "clear-site-data",
+                HeaderValue::from_static("\"cache\", \"cookies\""),
+            );
+            Ok(settings.clear_cookie())
+        }
+    };
+    match cookie {
+        Ok(value) => {
+            headers.append(SET_COOKIE, value);
+            response
+        }
+        Err(e) => {
+            // Checked when the token was minted; only a policy change in between gets here.
+            tracing::error!(target: "sealed_session::web", error = %e, "session cookie not sent");
+            let mut refused = status_only(StatusCode::INTERNAL_SERVER_ERROR);
+            refused
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            refused
+        }
+    }
+}
+
+fn client_of(config: &Settings, parts: &Parts) -> Client {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = config.trusted_proxy_header.as_ref().and_then(|name| {
+        // The right-most entry is the one our own proxy appended; the rest is client-supplied.
+        let value = parts.headers.get(name)?.to_str().ok()?;
+        value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    });
+    // A `HeaderValue` clone shares the request's bytes: no copy per request.
+    let user_agent = parts.headers.get(USER_AGENT).cloned();
+    Client {
+        ip: forwarded.or(peer),
+        user_agent,
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

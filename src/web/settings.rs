@@ -1,0 +1,37 @@
+//! What a [`SessionLayer`](super::SessionLayer) was configured with (its setters write here).
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+use super::cookies::CookieSettings;
+
+/// One year, the usual HSTS lifetime (RFC 6797 §6.1.1).
+const DEFAULT_HSTS_MAX_AGE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Secure by default: `__Host-` cookie, no bearer tokens, no proxy header trusted,
+/// same-origin state changes only, HSTS with the `Secure` cookie.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) cookie: CookieSettings,
+    pub(crate) accept_bearer: bool,
+    pub(crate) trusted_proxy_header: Option<HeaderName>,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) require_origin: bool,
+    pub(crate) hsts: Option<Duration>,
+    pub(crate) maintenance: Option<Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cookie: CookieSettings::default(),
+            accept_bearer: false,
+            trusted_proxy_header: None,
+            allowed_origins: Vec::new(),
+            require_origin: false,
+            hsts: Some(DEFAULT_HSTS_MAX_AGE),
+            maintenance: Some(Duration::from_secs(300)),
+        }
+    }
+}
