@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sealed_session::revocation::{FileStore, FilterConfig, MemoryStore, RevocationStore};
+use sealed_session::revocation::{
+    Durability, FileStore, FilterConfig, MemoryStore, Revocation, RevocationStore,
+};
 use sealed_session::token::*;
 use sealed_session::*;
 
@@ -47,7 +49,7 @@ fn fixture() -> Fixture {
     for _ in 0..100_000 {
         let mut id = [0u8; 16];
         rng.fill_bytes(&mut id);
-        store.set().insert(epoch, &id);
+        let _ = store.revoke_with(Revocation::Id { epoch, id }, Durability::Local);
     }
     Fixture {
         token: login.token.expose_secret().to_owned(),
@@ -110,7 +112,9 @@ fn insert_steadily(f: &Fixture, stop: &AtomicBool) {
         for _ in 0..10 {
             let mut id = [0u8; 16];
             rng.fill_bytes(&mut id);
-            f.store.set().insert(f.epoch, &id);
+            let _ = f
+                .store
+                .revoke_with(Revocation::Id { epoch: f.epoch, id }, Durability::Local);
         }
         thread::sleep(Duration::from_millis(10));
     }

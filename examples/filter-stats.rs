@@ -14,11 +14,16 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use sealed_session::revocation::{FilterConfig, RevocationSet};
+use sealed_session::revocation::{Durability, FilterConfig, MemoryStore, Revocation, RevocationStore};
 use sealed_session::token::Epoch;
 
 const ENTRIES: usize = 1_000_000;
 const EPOCH: Epoch = Epoch(52_608);
+
+/// Revokes in memory only, through the store (the only way to write a revocation).
+fn insert(store: &MemoryStore, epoch: Epoch, id: &[u8; 16]) {
+    let _ = store.revoke_with(Revocation::Id { epoch, id: *id }, Durability::Local);
+}
 
 fn random_id(rng: &mut ChaCha8Rng) -> [u8; 16] {
     let mut id = [0u8; 16];
@@ -33,12 +38,13 @@ fn main() {
     let rounds: usize = args.next().map_or(7, |a| a.parse().unwrap());
     println!("load average at start   {}", loadavg());
     let config = FilterConfig::default().with_capacity(ENTRIES);
-    let set = RevocationSet::new(config).unwrap();
+    let store = MemoryStore::new(config).unwrap();
+    let set = store.set();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let inserted: Vec<[u8; 16]> = (0..ENTRIES).map(|_| random_id(&mut rng)).collect();
     let t = Instant::now();
     for id in &inserted {
-        set.insert(EPOCH, id);
+        insert(&store, EPOCH, id);
     }
     let insert_ns = t.elapsed().as_nanos() as f64 / ENTRIES as f64;
 
@@ -101,7 +107,7 @@ fn main() {
         lookups(&inserted, 2)
     );
 
-    let (one, two) = alternate(&set, &absent, rounds, Duration::from_secs(secs));
+    let (one, two) = alternate(&store, &absent, rounds, Duration::from_secs(secs));
     println!(
         "scaling, 1 reader       {:.2} M lookups/s (median of {rounds})",
         one / 1e6
@@ -118,9 +124,9 @@ fn main() {
 
     // The same with a set small enough to stay in cache (10,000 entries, 37 KiB): separates
     // what the memory system allows from what synchronization allows.
-    let small = RevocationSet::new(FilterConfig::default().with_capacity(10_000)).unwrap();
+    let small = MemoryStore::new(FilterConfig::default().with_capacity(10_000)).unwrap();
     for id in inserted.iter().take(10_000) {
-        small.insert(EPOCH, id);
+        insert(&small, EPOCH, id);
     }
     let (one, two) = alternate(&small, &absent, rounds, Duration::from_secs(secs));
     println!(
@@ -140,11 +146,11 @@ fn loadavg() -> String {
 }
 
 /// Median lookups per second with 1 and with 2 readers, over `rounds` alternating runs.
-fn alternate(set: &RevocationSet, ids: &[[u8; 16]], rounds: usize, run: Duration) -> (f64, f64) {
+fn alternate(store: &MemoryStore, ids: &[[u8; 16]], rounds: usize, run: Duration) -> (f64, f64) {
     let (mut one, mut two) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        one.push(scaling(set, ids, 1, run));
-        two.push(scaling(set, ids, 2, run));
+        one.push(scaling(store, ids, 1, run));
+        two.push(scaling(store, ids, 2, run));
     }
     (median(one), median(two))
 }
@@ -156,7 +162,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Lookups per second (contains_either) summed over `readers` threads, while one more thread
 /// inserts 1,000 ids per second.
-fn scaling(set: &RevocationSet, ids: &[[u8; 16]], readers: usize, run: Duration) -> f64 {
+fn scaling(store: &MemoryStore, ids: &[[u8; 16]], readers: usize, run: Duration) -> f64 {
+    let set = store.set();
     let stop = AtomicBool::new(false);
     let total = AtomicU64::new(0);
     let inserted = AtomicU64::new(0);
@@ -168,7 +175,7 @@ fn scaling(set: &RevocationSet, ids: &[[u8; 16]], readers: usize, run: Duration)
             let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 // The next generation: growing the measured one mid-run would change its cost.
-                set.insert(Epoch(EPOCH.0 + 1), &random_id(&mut rng));
+                insert(store, Epoch(EPOCH.0 + 1), &random_id(&mut rng));
                 inserted.fetch_add(1, Ordering::Relaxed);
                 next += Duration::from_millis(1);
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));

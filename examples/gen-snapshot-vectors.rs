@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use ring::{hkdf, hmac};
-use sealed_session::revocation::{FilterConfig, RevocationSet};
+use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore};
 use sealed_session::token::Epoch;
 use sealed_session::{KeyId, KeyRing, KeyState, SessionKey, UnixTime};
 use serde_json::{json, Value};
@@ -80,22 +80,38 @@ fn main() {
     let config = FilterConfig::default()
         .with_capacity(CAPACITY)
         .with_false_positive_rate(RATE);
-    let set = RevocationSet::new(config).unwrap();
+    let store = MemoryStore::new(config).unwrap();
     let mut revocations = Vec::new();
     // 24 ids in one generation (past its capacity of 16: it grows a second filter), 3 in the next.
     for (n, epoch) in (0..24)
         .map(|n| (n, EPOCH))
         .chain((24..27).map(|n| (n, EPOCH + 1)))
     {
-        set.insert(Epoch(epoch), &id(n));
+        store
+            .revoke(Revocation::Id {
+                epoch: Epoch(epoch),
+                id: id(n),
+            })
+            .unwrap();
         revocations.push(json!({"type": "id", "epoch": epoch, "id": hex(&id(n))}));
     }
     let cutoffs = [("alice", 1_893_456_000u64), ("bob", 1_893_459_600)];
     for (subject, t) in cutoffs {
-        set.cut_off_subject(subject, UnixTime(t));
+        let cutoff = UnixTime(t);
+        store
+            .revoke(Revocation::Subject {
+                subject: subject.to_owned(),
+                cutoff,
+            })
+            .unwrap();
         revocations.push(json!({"type": "subject", "subject": subject, "cutoff": t}));
     }
-    set.set_kill_switch(UnixTime(1_893_400_000));
+    store
+        .revoke(Revocation::KillSwitch {
+            before: UnixTime(1_893_400_000),
+        })
+        .unwrap();
+    let set = store.set();
     revocations.push(json!({"type": "kill_switch", "before": 1_893_400_000u64}));
     // Ids absent from both generations (checked here, so no false positive is listed).
     let absent: Vec<Value> = (1000..)

@@ -3,7 +3,9 @@
 //! tampered snapshot fails with its listed error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use sealed_session::revocation::{FilterConfig, RevocationSet, RevocationSnapshot};
+use sealed_session::revocation::{
+    FilterConfig, MemoryStore, Revocation, RevocationSet, RevocationSnapshot, RevocationStore,
+};
 use sealed_session::token::Epoch;
 use sealed_session::{KeyId, KeyRing, KeyState, SessionKey, UnixTime};
 use serde_json::Value;
@@ -57,20 +59,26 @@ fn config(doc: &Value) -> FilterConfig {
 }
 
 /// A set holding exactly the vector's revocations, applied in the listed order.
-fn rebuild(doc: &Value) -> RevocationSet {
-    let set = RevocationSet::new(config(doc)).unwrap();
+fn rebuild(doc: &Value) -> MemoryStore {
+    let store = MemoryStore::new(config(doc)).unwrap();
     for r in doc["revocations"].as_array().unwrap() {
-        match r["type"].as_str().unwrap() {
-            "id" => set.insert(Epoch(r["epoch"].as_u64().unwrap()), &id16(&r["id"])),
-            "subject" => set.cut_off_subject(
-                r["subject"].as_str().unwrap(),
-                UnixTime(r["cutoff"].as_u64().unwrap()),
-            ),
-            "kill_switch" => set.set_kill_switch(UnixTime(r["before"].as_u64().unwrap())),
+        let revocation = match r["type"].as_str().unwrap() {
+            "id" => Revocation::Id {
+                epoch: Epoch(r["epoch"].as_u64().unwrap()),
+                id: id16(&r["id"]),
+            },
+            "subject" => Revocation::Subject {
+                subject: r["subject"].as_str().unwrap().to_owned(),
+                cutoff: UnixTime(r["cutoff"].as_u64().unwrap()),
+            },
+            "kill_switch" => Revocation::KillSwitch {
+                before: UnixTime(r["before"].as_u64().unwrap()),
+            },
             other => panic!("unknown revocation type {other}"),
-        }
+        };
+        store.revoke(revocation).unwrap();
     }
-    set
+    store
 }
 
 fn check_contents(doc: &Value, snap: &RevocationSnapshot) {
@@ -140,7 +148,11 @@ fn valid_snapshots_decode_to_their_revocations() {
 fn rebuilding_from_the_listed_revocations_gives_the_same_bytes() {
     let doc = load();
     let bytes = unhex(doc["valid"][0]["snapshot"].as_str().unwrap());
-    let rebuilt = rebuild(&doc).snapshot().to_bytes(&ring(&doc, Some(1))).unwrap();
+    let rebuilt = rebuild(&doc)
+        .set()
+        .snapshot()
+        .to_bytes(&ring(&doc, Some(1)))
+        .unwrap();
     assert_eq!(
         rebuilt, bytes,
         "spec/vectors/snapshot.json is stale: cargo run --example gen-snapshot-vectors"

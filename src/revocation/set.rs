@@ -85,7 +85,7 @@ impl RevocationSet {
     }
 
     /// Revokes `id` (a session id or token id) for tokens of `epoch`.
-    pub fn insert(&self, epoch: Epoch, id: &[u8; 16]) {
+    pub(crate) fn insert(&self, epoch: Epoch, id: &[u8; 16]) {
         let number = self.generation_of(epoch);
         if number < self.first_live.load(Ordering::Acquire) {
             return; // no token of an expired generation can still open
@@ -159,7 +159,7 @@ impl RevocationSet {
 
     /// Refuses tokens of `subject` authenticated before `cutoff` (logout-everywhere). Keeps the
     /// later cutoff if one is already set.
-    pub fn cut_off_subject(&self, subject: &str, cutoff: UnixTime) {
+    pub(crate) fn cut_off_subject(&self, subject: &str, cutoff: UnixTime) {
         self.subjects.raise(subject, cutoff);
     }
 
@@ -169,7 +169,7 @@ impl RevocationSet {
     }
 
     /// Refuses every token issued before `before`. Keeps the later time if one is set.
-    pub fn set_kill_switch(&self, before: UnixTime) {
+    pub(crate) fn set_kill_switch(&self, before: UnixTime) {
         self.kill.raise(before);
     }
 

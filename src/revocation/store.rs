@@ -35,7 +35,7 @@ pub enum Revocation {
 
 impl Revocation {
     /// Applies the revocation to `set`. Idempotent.
-    pub fn apply_to(&self, set: &RevocationSet) {
+    pub(crate) fn apply_to(&self, set: &RevocationSet) {
         match self {
             Self::Id { epoch, id } => set.insert(*epoch, id),
             Self::Subject { subject, cutoff } => set.cut_off_subject(subject, *cutoff),
