@@ -1,4 +1,12 @@
-#![doc = include_str!("../README.md")]
+// On docs.rs the README's reference links go to the specification modules below: the
+// first definition of a link label wins (CommonMark), so these come before the README's own.
+#![doc = concat!(
+    "[format]: crate::spec::format\n",
+    "[sessions]: crate::spec::sessions\n",
+    "[revocation]: crate::spec::revocation\n",
+    "[bank]: https://docs.rs/crate/sealed-session/latest/source/examples/bank/\n\n",
+    include_str!("../README.md")
+)]
 #![forbid(unsafe_code)]
 
 mod clock;
@@ -9,6 +17,19 @@ mod session;
 pub mod token;
 #[cfg(feature = "web")]
 pub mod web;
+
+/// The normative specification (the `spec/` directory), so that it reads on docs.rs too.
+pub mod spec {
+    /// The token format: byte layout, AAD, claims encoding, check order, keys.
+    #[doc = include_str!("../spec/format.md")]
+    pub mod format {}
+    /// The session lifecycle: transitions, verify order, grace, binding, web requests.
+    #[doc = include_str!("../spec/sessions.md")]
+    pub mod sessions {}
+    /// The revocation filter: layout, sizing, generations, snapshots, the log.
+    #[doc = include_str!("../spec/revocation.md")]
+    pub mod revocation {}
+}
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{ClaimsError, ConfigError, FilterError, KeyRingError, PolicyError, Reason, Rejected};
