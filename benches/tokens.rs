@@ -1,7 +1,7 @@
 //! Mint and verify cost of sealed-session tokens against cookie's private jar, JWT (HS256),
 //! PASETO v4.local and Branca, all carrying the same reference claims; plus the `floor`: the
 //! primitives one sealed-session verify cannot avoid. `python3 benches/ratios.py` turns the
-//! results into the ratios issue 2 asks for. On a shared machine one run's medians swing with
+//! results into ratios against the peers. On a shared machine one run's medians swing with
 //! other load: save several runs (`cargo bench --bench tokens -- --save-baseline r1`, `r2`, ...)
 //! and pass their names to the script, which takes each function's least median.
 //!

@@ -1,4 +1,4 @@
-//! The session layer's cost per request, in process (issue 4, item 8): a minimal axum handler
+//! The session layer's cost per request, in process: a minimal axum handler
 //! returning a small body, called with `tower::ServiceExt::oneshot` on
 //! - `bare`: the router alone,
 //! - `layer_valid_cookie`: behind [`SessionLayer`] with a valid session cookie (full verify:

@@ -1,4 +1,4 @@
-//! Every library-level attack of DESIGN §1 (rows 2, 3, 5, 6, 7, 8, 9, 11, 12) and the seeds'
+//! Every library-level session-fixation attack (CAPEC-61; Wikipedia, "Session fixation") and the
 //! "ghost session", performed as an attacker would, each shown failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -14,7 +14,7 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// Row 2 (CAPEC-61 "predefined identifier"): Mallory invents `I_WILL_KNOW_THE_SID`, or any
+/// Threat 2 of the README table (CAPEC-61 "predefined identifier"): Mallory invents `I_WILL_KNOW_THE_SID`, or any
 /// token-shaped string, and hopes the bank adopts it at login.
 #[test]
 fn attacker_chosen_identifier_is_never_adopted() {
@@ -39,7 +39,7 @@ fn attacker_chosen_identifier_is_never_adopted() {
     assert!(r.events.saw(EventKind::Rejected(Reason::Malformed)));
 }
 
-/// Row 3 (Wikipedia "server generated SID"): Mallory obtains a genuine anonymous token and
+/// Threat 3 of the README table (Wikipedia "server generated SID"): Mallory obtains a genuine anonymous token and
 /// plants it in Alice's browser; Alice logs in with it.
 #[test]
 fn planted_server_issued_token_is_anonymous_then_dead() {
@@ -74,7 +74,7 @@ fn planted_server_issued_token_is_anonymous_then_dead() {
     assert_eq!(alice_now.session.subject(), Some("alice"));
 }
 
-/// Row 5 (CAPEC-61 JRun): privilege kept after elevation. The pre-elevation token must not
+/// Threat 5 of the README table (CAPEC-61 JRun): privilege kept after elevation. The pre-elevation token must not
 /// carry the elevated privilege, the elevated one dies at step-down and lapses by time.
 #[test]
 fn privilege_is_not_kept_across_elevation_and_step_down() {
@@ -119,7 +119,7 @@ fn privilege_is_not_kept_across_elevation_and_step_down() {
     assert!(r.manager.verify(&before, &alice()).is_err());
 }
 
-/// Row 6 (Wikipedia "verify additional information"; CAPEC "multiple origins"): a stolen token
+/// Threat 6 of the README table (Wikipedia "verify additional information"; CAPEC "multiple origins"): a stolen token
 /// replayed from Mallory's machine is refused, and by policy the session ends for everyone.
 #[test]
 fn stolen_token_replayed_from_elsewhere_is_refused_and_revokes() {
@@ -163,7 +163,7 @@ fn stolen_token_replayed_from_elsewhere_is_refused_and_revokes() {
     );
 }
 
-/// Row 7: a rotated-away token presented again after the grace window revokes the session.
+/// Threat 7 of the README table: a rotated-away token presented again after the grace window revokes the session.
 #[test]
 fn rotated_away_token_reused_after_grace_revokes_the_session() {
     let r = rig(Policy::default()
@@ -196,7 +196,7 @@ fn rotated_away_token_reused_after_grace_revokes_the_session() {
     );
 }
 
-/// Row 8 (vendor guide "strong logout"): logout on one node is enforced on another node that
+/// Threat 8 of the README table (vendor guide "strong logout"): logout on one node is enforced on another node that
 /// shares the revocation store; logout-everywhere and the kill switch cut whole populations.
 #[test]
 fn logout_is_enforced_on_every_node() {
@@ -273,7 +273,7 @@ fn logout_everywhere_and_kill_switch_end_every_matching_session() {
     assert!(r.manager.verify(fresh.token.expose_secret(), &alice()).is_ok());
 }
 
-/// Row 9 (vendor guide "timeout and replace"): idle tokens expire, and rolling rotation
+/// Threat 9 of the README table (vendor guide "timeout and replace"): idle tokens expire, and rolling rotation
 /// cannot stretch a session past its absolute deadline.
 #[test]
 fn old_identifiers_do_not_live_forever() {
@@ -322,7 +322,7 @@ fn old_identifiers_do_not_live_forever() {
     assert!(r.manager.verify(current.expose_secret(), &alice()).is_err());
 }
 
-/// Row 11 (CAPEC-61 predictable or brute-forced identifiers).
+/// Threat 11 of the README table (CAPEC-61 predictable or brute-forced identifiers).
 #[test]
 fn identifiers_are_unpredictable_and_unguessable() {
     let r = rig(Policy::default().with_binding(Binding::none()));
@@ -368,7 +368,7 @@ fn identifiers_are_unpredictable_and_unguessable() {
     }
 }
 
-/// Row 12 (CAPEC-61 security control): a flood of unknown identifiers is detected per source.
+/// Threat 12 of the README table (CAPEC-61 security control): a flood of unknown identifiers is detected per source.
 #[test]
 fn flood_of_unknown_identifiers_is_detected() {
     let r = rig(Policy::default());

@@ -1,4 +1,4 @@
-//! Real-browser attack tests: the seed's session-fixation scenarios in headless Debian Chromium
+//! Real-browser attack tests: the session-fixation scenarios of the literature (Wikipedia, "Session fixation") in headless Debian Chromium
 //! (victim and attacker as separate profiles) over HTTPS with `*.bank.test` mapped to loopback.
 //!
 //! Needs `apt-get install -y chromium chromium-driver`; without them every test here fails

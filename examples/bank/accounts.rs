@@ -9,7 +9,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
-/// The demo accounts: user name, password, opening balance. Alice is the seed's victim,
+/// The demo accounts: user name, password, opening balance. Alice is the literature's victim,
 /// Mallory the attacker with an account of his own.
 pub const DEMO_USERS: [(&str, &str, u64); 2] = [
     ("alice", "alice-demo-password", 1_000),

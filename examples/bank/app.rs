@@ -1,4 +1,4 @@
-//! The bank of the seeds as an axum router behind [`SessionLayer`]: home, login, account,
+//! The bank of the session-fixation literature as an axum router behind [`SessionLayer`]: home, login, account,
 //! transfer with a password step-up, logout and "log out everywhere". Included by path from
 //! `examples/bank/main.rs` and from tests:
 //!

@@ -1,4 +1,4 @@
-//! `evil.bank.test`: a sibling subdomain in the attacker's hands (the seed's cross-subdomain
+//! `evil.bank.test`: a sibling subdomain in the attacker's hands (Wikipedia's cross-subdomain
 //! scenario). Visiting it tosses `Domain=bank.test` cookies carrying a session value the
 //! attacker knows, under every name the bank might read.
 
@@ -70,7 +70,7 @@ pub fn router(bank_cookie: &'static str, account_path: &'static str, payload: Pa
 }
 
 /// A lure page whose one button posts the attacker's credentials to `login_url` (login
-/// CSRF): the victim who clicks it is signed in as the attacker (the seed's ghost session,
+/// CSRF): the victim who clicks it is signed in as the attacker (the "ghost session" of the session-fixation literature,
 /// planted without touching a cookie).
 pub fn login_csrf_router(login_url: String, fields: [(&'static str, &'static str); 2]) -> Router {
     let inputs: String = fields

@@ -1,4 +1,4 @@
-//! Support for the real-browser attack tests: the seed's session-fixation scenarios played by
+//! Support for the real-browser attack tests: the session-fixation scenarios of the literature played by
 //! two separate headless Chromium profiles (victim and attacker) against a bank served over
 //! HTTPS as `https://www.bank.test:<port>`.
 //!

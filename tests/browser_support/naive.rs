@@ -1,4 +1,4 @@
-//! A deliberately naive bank, the one of the seed's scenarios: the attacks must succeed here,
+//! A deliberately naive bank, the one of the published session-fixation scenarios: the attacks must succeed here,
 //! which proves the harness can tell a vulnerable server from a safe one.
 //!
 //! Its flaws, on purpose: the session id comes from the `SID` query parameter or cookie and is
@@ -93,7 +93,7 @@ async fn login(
     if !ok {
         return (StatusCode::UNAUTHORIZED, Html("wrong user or password")).into_response();
     }
-    // The flaw the seed names: the same id simply becomes authenticated.
+    // The flaw session fixation exploits: the same id simply becomes authenticated.
     if let Ok(mut t) = table.lock() {
         t.insert(sid.clone(), Some(f.user));
     }

@@ -1,4 +1,4 @@
-//! The session-fixation attacks of the seeds (their Wikipedia scenarios) and login CSRF, each played
+//! The session-fixation attacks of the Wikipedia article ("Session fixation") and login CSRF, each played
 //! in real browsers against any [`BankUnderTest`]. A scenario answers whether the attacker
 //! got what they were after, with evidence; token values never appear in the evidence.
 
@@ -262,7 +262,7 @@ async fn attacker_token(w: &World) -> Res<Option<String>> {
     Ok(w.session_values(&w.attacker).await?.into_iter().next())
 }
 
-/// `?SID=<token>` (the seed's parameter) and the same under the session cookie's name.
+/// `?SID=<token>` (the article's parameter) and the same under the session cookie's name.
 fn fixation_query(w: &World, token: &str) -> String {
     let mut query = format!("?SID={token}");
     if w.bank.session_cookie != "SID" {
@@ -271,7 +271,7 @@ fn fixation_query(w: &World, token: &str) -> String {
     query
 }
 
-/// The seed's `I_WILL_KNOW_THE_SID`, made unique.
+/// The article's `I_WILL_KNOW_THE_SID`, made unique.
 fn chosen_identifier() -> String {
     let mut b = [0u8; 6];
     let _ = SystemRandom::new().fill(&mut b);
