@@ -6,6 +6,17 @@ use core::fmt;
 ///
 /// Each variant has a stable snake_case code ([`Reason::code`]) used by the test vectors in
 /// `spec/vectors/` and by the security events.
+///
+/// ```
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+/// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+/// let refused = manager.verify("not a token", &client).unwrap_err();
+/// // Log the reason; answer the client with the same refusal whatever it is.
+/// assert_eq!(refused.reason(), Reason::Malformed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
@@ -43,6 +54,12 @@ pub enum Reason {
 
 impl Reason {
     /// Stable machine-readable code of the reason (used in vectors, events and metrics).
+    ///
+    /// ```
+    /// use sealed_session::Reason;
+    /// assert_eq!(Reason::UnknownKey.code(), "unknown_key");
+    /// assert_eq!(Reason::Forged.to_string(), Reason::Forged.code());
+    /// ```
     pub const fn code(self) -> &'static str {
         match self {
             Self::Oversized => "oversized",
@@ -91,6 +108,21 @@ impl fmt::Display for Reason {
 ///
 /// `Display` is deliberately the same for every cause, so that passing it to a client
 /// reveals nothing; the cause is available to the server through [`Rejected::reason`].
+///
+/// ```
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+/// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+/// let other = SessionManager::builder(KeyRing::generate()?, "app", manager.store().clone()).build()?;
+/// let foreign = other.begin(&client)?.token;
+/// let forged = manager.verify(foreign.expose_secret(), &client).unwrap_err();
+/// let garbage = manager.verify("garbage", &client).unwrap_err();
+/// // Different causes, one message for the client.
+/// assert_ne!(forged.reason(), garbage.reason());
+/// assert_eq!(forged.to_string(), garbage.to_string());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
     reason: Reason,
@@ -102,6 +134,16 @@ impl Rejected {
     }
 
     /// The cause, for logs and metrics only.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let refused = manager.verify("", &client).unwrap_err();
+    /// assert_eq!(refused.reason(), Reason::Malformed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const fn reason(&self) -> Reason {
         self.reason
     }
@@ -196,6 +238,14 @@ pub enum ConfigError {
 }
 
 /// Why a key ring, or a change to it, was refused.
+///
+/// ```
+/// use sealed_session::{ConfigError, KeyId, KeyRing, KeyRingError};
+/// let mut ring = KeyRing::generate()?;
+/// let refused = ring.retire(KeyId(1));
+/// assert!(matches!(refused, Err(ConfigError::KeyRing(KeyRingError::RetirePrimary))));
+/// # Ok::<(), ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyRingError {
@@ -234,6 +284,13 @@ impl KeyRingError {
 }
 
 /// Why a session policy was refused.
+///
+/// ```
+/// use std::time::Duration;
+/// use sealed_session::{ConfigError, Policy, PolicyError};
+/// let refused = Policy::default().with_token_ttl(Duration::ZERO).validate();
+/// assert!(matches!(refused, Err(ConfigError::Policy(PolicyError::ZeroLifetime))));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
@@ -264,6 +321,13 @@ pub enum PolicyError {
 }
 
 /// Why a revocation filter configuration was refused.
+///
+/// ```
+/// use sealed_session::{ConfigError, FilterError};
+/// use sealed_session::revocation::{FilterConfig, MemoryStore};
+/// let refused = MemoryStore::new(FilterConfig::default().with_capacity(0));
+/// assert!(matches!(refused, Err(ConfigError::Filter(FilterError::Capacity))));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FilterError {
@@ -282,6 +346,29 @@ pub enum FilterError {
 }
 
 /// Why claims cannot be sealed (a programming or configuration error, never client input).
+///
+/// ```
+/// # use sealed_session::{token::*, ClaimsError, ConfigError, KeyRing, UnixTime};
+/// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+/// # let now = UnixTime(1_795_000_000);
+/// # let deadline = UnixTime(now.0 + 3600);
+/// let claims = Claims {
+///     session_id: SessionId([7; 16]),
+///     subject: Some(String::new()),
+///     privilege: Privilege::Authenticated,
+///     epoch: Epoch::containing(deadline),
+///     issued_at: now,
+///     expires_at: UnixTime(now.0 + 1800),
+///     session_deadline: deadline,
+///     authenticated_at: now,
+///     binding: BindingHash::default(),
+///     flags: Flags::default(),
+///     app_data: Vec::new(),
+/// };
+/// let refused = sealer.mint(&claims);
+/// assert!(matches!(refused, Err(ConfigError::Claims(ClaimsError::SubjectLength))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClaimsError {

@@ -21,10 +21,26 @@ pub(crate) const LABEL_SNAPSHOT: &[u8] = b"sealed-session/v1 snapshot";
 pub(crate) const LABEL_SESSION_TAG: &[u8] = b"sealed-session/v1 session-tag";
 
 /// The one-byte identifier of a key, carried in every token header.
+///
+/// ```
+/// use sealed_session::{KeyId, KeyRing};
+/// assert_eq!(KeyRing::generate()?.primary_id(), Some(KeyId(1)));
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyId(pub u8);
 
 /// What a key may be used for.
+///
+/// ```
+/// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+/// let mut ring = KeyRing::generate()?;
+/// ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+/// ring.promote(KeyId(2))?;
+/// ring.retire(KeyId(1))?;
+/// assert_eq!(ring.states(), [(KeyId(1), KeyState::Retired), (KeyId(2), KeyState::Primary)]);
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyState {
     /// Mints new tokens and opens existing ones. Exactly one key in a ring is primary.
@@ -38,6 +54,10 @@ pub enum KeyState {
 
 impl KeyState {
     /// The key-file spelling of the state.
+    ///
+    /// ```
+    /// assert_eq!(sealed_session::KeyState::AcceptOnly.as_str(), "accept-only");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Primary => "primary",
@@ -58,6 +78,12 @@ impl KeyState {
 
 /// A 32-byte master secret. Not `Clone` (a secret should have one owner), zeroized on drop,
 /// redacted in `Debug`.
+///
+/// ```
+/// use sealed_session::SessionKey;
+/// let key = SessionKey::from_bytes([7; 32]);
+/// assert_eq!(format!("{key:?}"), "SessionKey(..)");
+/// ```
 pub struct SessionKey(Zeroizing<[u8; KEY_LEN]>);
 
 impl SessionKey {
@@ -65,6 +91,13 @@ impl SessionKey {
     ///
     /// # Errors
     /// [`ConfigError::Randomness`] when the generator fails.
+    ///
+    /// ```
+    /// use sealed_session::SessionKey;
+    /// let (a, b) = (SessionKey::generate()?, SessionKey::generate()?);
+    /// assert_ne!(a.dangerous_expose_secret(), b.dangerous_expose_secret());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn generate() -> Result<Self, ConfigError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         crate::token::rng::fill_from_os(bytes.as_mut())?;
@@ -73,11 +106,25 @@ impl SessionKey {
 
     /// Wraps existing key bytes (from a secret manager, say). The caller should zeroize its
     /// copy.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// let bytes = [0x42; 32]; // in production: read from the secret manager
+    /// let ring = KeyRing::empty().with_key(KeyId(3), KeyState::Primary, SessionKey::from_bytes(bytes))?;
+    /// assert_eq!(ring.primary_id(), Some(KeyId(3)));
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         Self(Zeroizing::new(bytes))
     }
 
     /// The raw secret. The name is loud on purpose: only key-file writers need it.
+    ///
+    /// ```
+    /// use sealed_session::SessionKey;
+    /// let key = SessionKey::from_bytes([9; 32]);
+    /// assert_eq!(key.dangerous_expose_secret(), &[9; 32]);
+    /// ```
     pub fn dangerous_expose_secret(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
@@ -146,6 +193,19 @@ impl RingKey {
 /// Rotation across nodes is three-phase (spec/format.md, "Key rotation"): add the new key as
 /// accept-only everywhere, promote it to primary, retire the old one after the longest session
 /// can have ended. No node then refuses a token another node minted.
+///
+/// ```
+/// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+/// let mut ring = KeyRing::generate()?;
+/// // Phase 1, on every node: distribute the new key as accept-only.
+/// ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+/// // Phase 2: promote it; key 1 keeps opening the tokens it minted.
+/// ring.promote(KeyId(2))?;
+/// // Phase 3, once the longest session can have ended: retire key 1.
+/// ring.retire(KeyId(1))?;
+/// assert_eq!(ring.primary_id(), Some(KeyId(2)));
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
 pub struct KeyRing {
     keys: Vec<RingKey>,
 }
@@ -165,11 +225,25 @@ impl KeyRing {
     ///
     /// # Errors
     /// [`ConfigError::Randomness`] when the generator fails.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState};
+    /// let ring = KeyRing::generate()?;
+    /// assert_eq!(ring.states(), [(KeyId(1), KeyState::Primary)]);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn generate() -> Result<Self, ConfigError> {
         Self::empty().with_key(KeyId(1), KeyState::Primary, SessionKey::generate()?)
     }
 
     /// A ring with no keys; add some with [`KeyRing::with_key`].
+    ///
+    /// ```
+    /// use sealed_session::KeyRing;
+    /// let ring = KeyRing::empty();
+    /// assert!(ring.primary_id().is_none());
+    /// assert!(ring.validate().is_err());
+    /// ```
     pub fn empty() -> Self {
         Self { keys: Vec::new() }
     }
@@ -178,6 +252,15 @@ impl KeyRing {
     ///
     /// # Errors
     /// The id is already present, or a second primary is added.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// let ring = KeyRing::empty()
+    ///     .with_key(KeyId(1), KeyState::Primary, SessionKey::generate()?)?
+    ///     .with_key(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// assert_eq!(ring.primary_id(), Some(KeyId(1)));
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn with_key(mut self, id: KeyId, state: KeyState, key: SessionKey) -> Result<Self, ConfigError> {
         self.insert(id, state, key)?;
         Ok(self)
@@ -187,6 +270,15 @@ impl KeyRing {
     ///
     /// # Errors
     /// The id is already present, or a second primary is added.
+    ///
+    /// ```
+    /// use sealed_session::{ConfigError, KeyId, KeyRing, KeyRingError, KeyState, SessionKey};
+    /// let mut ring = KeyRing::generate()?;
+    /// ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// let second_primary = ring.insert(KeyId(3), KeyState::Primary, SessionKey::generate()?);
+    /// assert!(matches!(second_primary, Err(ConfigError::KeyRing(KeyRingError::SeveralPrimaryKeys))));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn insert(&mut self, id: KeyId, state: KeyState, key: SessionKey) -> Result<(), ConfigError> {
         if self.keys.iter().any(|k| k.id == id) {
             return Err(KeyRingError::DuplicateId.into());
@@ -202,6 +294,15 @@ impl KeyRing {
     ///
     /// # Errors
     /// The id is unknown or retired (a retired key must never mint again).
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// let mut ring = KeyRing::generate()?;
+    /// ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// ring.promote(KeyId(2))?;
+    /// assert_eq!(ring.states(), [(KeyId(1), KeyState::AcceptOnly), (KeyId(2), KeyState::Primary)]);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn promote(&mut self, id: KeyId) -> Result<(), ConfigError> {
         match self.get(id) {
             None => return Err(KeyRingError::NoSuchKey.into()),
@@ -224,6 +325,15 @@ impl KeyRing {
     ///
     /// # Errors
     /// The id is unknown, or is the primary (promote another key first).
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// let mut ring = KeyRing::generate()?;
+    /// ring.insert(KeyId(0), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// ring.retire(KeyId(0))?;
+    /// assert!(ring.retire(KeyId(1)).is_err(), "the primary must be replaced first");
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn retire(&mut self, id: KeyId) -> Result<(), ConfigError> {
         let key = self
             .keys
@@ -238,6 +348,13 @@ impl KeyRing {
     }
 
     /// The id of the minting key, if any.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing};
+    /// assert_eq!(KeyRing::generate()?.primary_id(), Some(KeyId(1)));
+    /// assert_eq!(KeyRing::empty().primary_id(), None);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn primary_id(&self) -> Option<KeyId> {
         self.keys
             .iter()
@@ -246,6 +363,13 @@ impl KeyRing {
     }
 
     /// `(id, state)` of every key, in insertion order.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// let ring = KeyRing::generate()?.with_key(KeyId(9), KeyState::Retired, SessionKey::generate()?)?;
+    /// assert_eq!(ring.states(), [(KeyId(1), KeyState::Primary), (KeyId(9), KeyState::Retired)]);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn states(&self) -> Vec<(KeyId, KeyState)> {
         self.keys.iter().map(|k| (k.id, k.state)).collect()
     }
@@ -255,6 +379,15 @@ impl KeyRing {
     ///
     /// # Errors
     /// A detailed [`ConfigError::KeyFile`] naming the entry and the problem.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing};
+    /// let secret = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="; // 32 bytes, base64
+    /// let ring = KeyRing::parse(&format!("sealed-session-keys v1; 2 primary {secret}"))?;
+    /// assert_eq!(ring.primary_id(), Some(KeyId(2)));
+    /// assert!(KeyRing::parse("2 primary AAAA").is_err(), "the header line is required");
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         crate::keys::file::parse(text)
     }
@@ -263,6 +396,16 @@ impl KeyRing {
     ///
     /// # Errors
     /// Unreadable file, loose permissions, or a parse error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use sealed_session::KeyRing;
+    /// let path = dir.path().join("session-keys");
+    /// let written = KeyRing::generate()?;
+    /// written.write_new_file(&path)?;
+    /// assert_eq!(KeyRing::from_file(&path)?.states(), written.states());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         crate::keys::file::load(path)
     }
@@ -271,6 +414,14 @@ impl KeyRing {
     ///
     /// # Errors
     /// The variable is unset or not valid key-file text.
+    ///
+    /// ```
+    /// use sealed_session::{ConfigError, KeyRing};
+    /// let missing = KeyRing::from_env("SEALED_SESSION_DOCTEST_UNSET_VARIABLE");
+    /// assert!(matches!(missing, Err(ConfigError::KeyVariable { .. })));
+    /// // In production: `KeyRing::from_env("SESSION_KEYS")?`, the variable holding the key file
+    /// // text with `;` between entries.
+    /// ```
     pub fn from_env(var: &str) -> Result<Self, ConfigError> {
         let text =
             Zeroizing::new(std::env::var(var).map_err(|_| ConfigError::KeyVariable { var: var.to_owned() })?);
@@ -311,6 +462,15 @@ impl KeyRing {
     }
 
     /// The ring in key-file format. Holds secrets: write it only to a 0600 file.
+    ///
+    /// ```
+    /// use sealed_session::KeyRing;
+    /// let ring = KeyRing::generate()?;
+    /// let text = ring.to_key_file_text();
+    /// assert!(text.contains("sealed-session-keys v1"));
+    /// assert_eq!(KeyRing::parse(&text)?.states(), ring.states());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn to_key_file_text(&self) -> Zeroizing<String> {
         crate::keys::file::render(self.keys.iter().map(|k| (k.id, k.state, &k.secret)))
     }
@@ -319,6 +479,14 @@ impl KeyRing {
     ///
     /// # Errors
     /// No primary key.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// assert!(KeyRing::generate()?.validate().is_ok());
+    /// let accept_only = KeyRing::empty().with_key(KeyId(1), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// assert!(accept_only.validate().is_err());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.primary_id()
             .map(|_| ())

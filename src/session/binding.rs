@@ -6,6 +6,14 @@ use crate::error::{ConfigError, PolicyError};
 use crate::token::claims::Flags;
 
 /// Which client properties a token is bound to.
+///
+/// ```
+/// use sealed_session::{Binding, Policy};
+/// // Bind to the client's /24 (IPv4) or /48 (IPv6) and its User-Agent.
+/// let binding = Binding::ip_prefix().with_ip_prefix(24, 48).with_user_agent();
+/// Policy::default().with_binding(binding).validate()?;
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Binding {
     ip_prefix: Option<(u8, u8)>,
@@ -14,6 +22,13 @@ pub struct Binding {
 }
 
 /// What the server knows about the client making a request.
+///
+/// ```
+/// use sealed_session::ClientContext;
+/// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+/// assert_eq!(client.user_agent, Some("Firefox".as_bytes()));
+/// assert!(client.app_value.is_none());
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientContext<'a> {
     /// The client's address (from the socket, or a trusted proxy header).
@@ -51,6 +66,13 @@ impl<'a> ClientContext<'a> {
     }
 
     /// Adds an application-supplied binding value.
+    ///
+    /// ```
+    /// use sealed_session::ClientContext;
+    /// let exporter = [0u8; 32]; // e.g. from the TLS connection (RFC 9266)
+    /// let client = ClientContext::new(None, Some("Firefox")).with_app_value(&exporter);
+    /// assert_eq!(client.app_value, Some(&exporter[..]));
+    /// ```
     #[must_use]
     pub fn with_app_value(mut self, value: &'a [u8]) -> Self {
         self.app_value = Some(value);
@@ -60,6 +82,11 @@ impl<'a> ClientContext<'a> {
 
 impl Binding {
     /// No binding: a stolen token works from anywhere until it expires or is revoked.
+    ///
+    /// ```
+    /// use sealed_session::Binding;
+    /// assert_eq!(Binding::none().flags().0, 0);
+    /// ```
     pub const fn none() -> Self {
         Self {
             ip_prefix: None,
@@ -69,6 +96,11 @@ impl Binding {
     }
 
     /// IPv4 /24 and IPv6 /56.
+    ///
+    /// ```
+    /// use sealed_session::{token::Flags, Binding};
+    /// assert_eq!(Binding::ip_prefix().flags(), Flags(Flags::BIND_IP));
+    /// ```
     pub const fn ip_prefix() -> Self {
         Self {
             ip_prefix: Some((24, 56)),
@@ -78,6 +110,11 @@ impl Binding {
     }
 
     /// The User-Agent header.
+    ///
+    /// ```
+    /// use sealed_session::{token::Flags, Binding};
+    /// assert_eq!(Binding::user_agent().flags(), Flags(Flags::BIND_USER_AGENT));
+    /// ```
     pub const fn user_agent() -> Self {
         Self {
             ip_prefix: None,
@@ -87,6 +124,11 @@ impl Binding {
     }
 
     /// IP prefix (IPv4 /24, IPv6 /56) and User-Agent: the default.
+    ///
+    /// ```
+    /// use sealed_session::{Binding, Policy};
+    /// assert_eq!(Policy::default().binding(), &Binding::ip_and_user_agent());
+    /// ```
     pub const fn ip_and_user_agent() -> Self {
         Self {
             ip_prefix: Some((24, 56)),
@@ -96,6 +138,11 @@ impl Binding {
     }
 
     /// An application-supplied value such as a TLS exporter (RFC 9266).
+    ///
+    /// ```
+    /// use sealed_session::{token::Flags, Binding};
+    /// assert!(Binding::app_value().flags().contains(Flags::BIND_APP_VALUE));
+    /// ```
     pub const fn app_value() -> Self {
         Self {
             ip_prefix: None,
@@ -105,6 +152,14 @@ impl Binding {
     }
 
     /// Sets the IP prefix lengths (IPv4 up to 32, IPv6 up to 128).
+    ///
+    /// ```
+    /// use sealed_session::{Binding, Policy};
+    /// let exact = Binding::ip_prefix().with_ip_prefix(32, 128);
+    /// assert!(Policy::default().with_binding(exact).validate().is_ok());
+    /// let too_long = Binding::ip_prefix().with_ip_prefix(33, 128);
+    /// assert!(Policy::default().with_binding(too_long).validate().is_err());
+    /// ```
     #[must_use]
     pub const fn with_ip_prefix(mut self, v4: u8, v6: u8) -> Self {
         self.ip_prefix = Some((v4, v6));
@@ -112,6 +167,11 @@ impl Binding {
     }
 
     /// Also binds the User-Agent.
+    ///
+    /// ```
+    /// use sealed_session::Binding;
+    /// assert_eq!(Binding::ip_prefix().with_user_agent(), Binding::ip_and_user_agent());
+    /// ```
     #[must_use]
     pub const fn with_user_agent(mut self) -> Self {
         self.user_agent = true;
@@ -119,6 +179,12 @@ impl Binding {
     }
 
     /// Also binds the application value.
+    ///
+    /// ```
+    /// use sealed_session::{token::Flags, Binding};
+    /// let flags = Binding::user_agent().with_app_value().flags();
+    /// assert!(flags.contains(Flags::BIND_USER_AGENT | Flags::BIND_APP_VALUE));
+    /// ```
     #[must_use]
     pub const fn with_app_value(mut self) -> Self {
         self.app_value = true;
@@ -126,6 +192,13 @@ impl Binding {
     }
 
     /// The token flags recording this binding.
+    ///
+    /// ```
+    /// use sealed_session::{token::Flags, Binding};
+    /// let flags = Binding::ip_and_user_agent().flags();
+    /// assert!(flags.contains(Flags::BIND_IP) && flags.contains(Flags::BIND_USER_AGENT));
+    /// assert!(!flags.contains(Flags::BIND_APP_VALUE));
+    /// ```
     pub const fn flags(&self) -> Flags {
         let mut bits = 0;
         if self.ip_prefix.is_some() {

@@ -9,6 +9,12 @@ use crate::error::Reason;
 
 /// A short keyed hash of a session id, so logs can correlate events of one session without
 /// holding an identifier that could be replayed.
+///
+/// ```
+/// use sealed_session::SessionTag;
+/// let tag = SessionTag([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
+/// assert_eq!(tag.to_string(), "deadbeef00010203");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionTag(pub [u8; 8]);
 
@@ -25,6 +31,17 @@ impl fmt::Display for SessionTag {
 }
 
 /// What happened.
+///
+/// ```
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// let events = Arc::new(CollectingSink::new());
+/// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_events(events.clone()).build()?;
+/// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+/// let _ = manager.verify("garbage", &client);
+/// assert!(events.saw(EventKind::Rejected(Reason::Malformed)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EventKind {
@@ -71,6 +88,20 @@ pub enum EventKind {
 }
 
 /// One security event.
+///
+/// ```
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// let events = Arc::new(CollectingSink::new());
+/// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_events(events.clone()).build()?;
+/// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+/// let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+/// let login = events.events().pop().ok_or("no event")?;
+/// assert_eq!(login.kind, EventKind::Login);
+/// assert_eq!(login.source, client.ip);
+/// assert!(login.session.is_some(), "a keyed tag, never the session id itself");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecurityEvent {
     /// What happened.
@@ -82,12 +113,42 @@ pub struct SecurityEvent {
 }
 
 /// Receives security events (metrics, SIEM, alerting). Must be cheap and must not block.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use sealed_session::{EventKind, EventSink, SecurityEvent};
+/// /// Counts refusals for a metrics endpoint.
+/// #[derive(Default)]
+/// struct Refusals(AtomicU64);
+/// impl EventSink for Refusals {
+///     fn emit(&self, event: &SecurityEvent) {
+///         if matches!(event.kind, EventKind::Rejected(_)) {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// let refusals = Arc::new(Refusals::default());
+/// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_events(refusals.clone()).build()?;
+/// let _ = manager.verify("garbage", &ClientContext::default());
+/// assert_eq!(refusals.0.load(Ordering::Relaxed), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait EventSink: Send + Sync {
     /// Handles one event.
     fn emit(&self, event: &SecurityEvent);
 }
 
 /// Emits every event as a `tracing` event with target `sealed_session::security`.
+///
+/// ```
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// // The default sink; naming it is only needed to restore it.
+/// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).with_events(Arc::new(TracingSink)).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingSink;
 
@@ -105,21 +166,49 @@ impl EventSink for TracingSink {
 }
 
 /// Keeps every event in memory (tests, and apps that poll).
+///
+/// ```
+/// use sealed_session::{CollectingSink, EventKind, EventSink, SecurityEvent};
+/// let sink = CollectingSink::new();
+/// sink.emit(&SecurityEvent { kind: EventKind::Logout, session: None, source: None });
+/// assert!(sink.saw(EventKind::Logout));
+/// ```
 #[derive(Debug, Default)]
 pub struct CollectingSink(Mutex<Vec<SecurityEvent>>);
 
 impl CollectingSink {
     /// An empty sink.
+    ///
+    /// ```
+    /// assert!(sealed_session::CollectingSink::new().events().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A copy of the events so far.
+    ///
+    /// ```
+    /// use sealed_session::{CollectingSink, EventKind, EventSink, SecurityEvent};
+    /// let sink = CollectingSink::new();
+    /// sink.emit(&SecurityEvent { kind: EventKind::Login, session: None, source: None });
+    /// sink.emit(&SecurityEvent { kind: EventKind::Logout, session: None, source: None });
+    /// let kinds: Vec<_> = sink.events().iter().map(|e| e.kind).collect();
+    /// assert_eq!(kinds, [EventKind::Login, EventKind::Logout]);
+    /// ```
     pub fn events(&self) -> Vec<SecurityEvent> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     /// Whether an event of `kind` was seen.
+    ///
+    /// ```
+    /// use sealed_session::{CollectingSink, EventKind, EventSink, SecurityEvent};
+    /// let sink = CollectingSink::new();
+    /// sink.emit(&SecurityEvent { kind: EventKind::KillSwitch, session: None, source: None });
+    /// assert!(sink.saw(EventKind::KillSwitch));
+    /// assert!(!sink.saw(EventKind::Login));
+    /// ```
     pub fn saw(&self, kind: EventKind) -> bool {
         self.events().iter().any(|e| e.kind == kind)
     }

@@ -21,6 +21,22 @@ use crate::token::sealer::Sealer;
 ///
 /// See the crate documentation for the request flow and `spec/sessions.md` for the state
 /// machine.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sealed_session::revocation::{FilterConfig, MemoryStore};
+/// use sealed_session::{ClientContext, KeyRing, Privilege, SessionManager};
+///
+/// let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+/// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+///
+/// let login = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+/// let verified = manager.verify(login.token.expose_secret(), &client)?;
+/// manager.logout(verified.session, &client)?;
+/// assert!(manager.verify(login.token.expose_secret(), &client).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SessionManager {
     pub(crate) sealer: Sealer,
     pub(crate) policy: Policy,
@@ -32,6 +48,17 @@ pub struct SessionManager {
 }
 
 /// Builds a [`SessionManager`] with consuming `with_*` setters.
+///
+/// ```
+/// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// let manager = SessionManager::builder(KeyRing::generate()?, "app", store)
+///     .with_policy(Policy::default().with_token_ttl(Duration::from_secs(600)))
+///     .with_events(Arc::new(CollectingSink::new()))
+///     .build()?;
+/// assert_eq!(manager.policy().token_ttl(), Duration::from_secs(600));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SessionManagerBuilder {
     keys: Keys,
     context: String,
@@ -47,6 +74,17 @@ impl SessionManager {
     /// Starts a builder. The revocation store is required: choose
     /// [`crate::revocation::FileStore`] for a node that must never forget a logout across
     /// restarts, [`crate::revocation::MemoryStore`] for tests.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sealed_session::revocation::{FilterConfig, MemoryStore};
+    /// use sealed_session::{KeyRing, Keys, SessionManager};
+    /// // One key handle for the manager and anything else that reads the ring.
+    /// let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let manager = SessionManager::builder(keys.clone(), "app", store).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(
         keys: impl Into<Keys>,
         context: &str,
@@ -65,16 +103,47 @@ impl SessionManager {
     }
 
     /// The policy in force.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// assert_eq!(manager.policy().binding(), &Binding::ip_and_user_agent());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
     /// The revocation store.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// // A second manager (another context, say) sharing the same revocations.
+    /// let admin = SessionManager::builder(manager.keys().clone(), "admin", manager.store().clone()).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn store(&self) -> &Arc<dyn RevocationStore> {
         &self.store
     }
 
     /// The current time from the injected clock.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let clock = ManualClock::new(UnixTime(1_795_000_000));
+    /// let manager = SessionManager::builder(KeyRing::generate()?, "app", store)
+    ///     .with_clock(Arc::new(clock.clone()))
+    ///     .build()?;
+    /// clock.advance(Duration::from_secs(30));
+    /// assert_eq!(manager.now(), UnixTime(1_795_000_030));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn now(&self) -> UnixTime {
         self.clock.now()
     }
@@ -85,16 +154,51 @@ impl SessionManager {
     ///
     /// # Errors
     /// The new ring has no primary key; the old ring stays.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let old = manager.begin(&client)?.token;
+    /// // The operator added key 2 and made it primary; key 1 stays accept-only.
+    /// let ring = KeyRing::parse(&manager.keys().current().to_key_file_text())?;
+    /// let mut ring = ring.with_key(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// ring.promote(KeyId(2))?;
+    /// manager.replace_keys(ring)?;
+    /// assert!(manager.verify(old.expose_secret(), &client).is_ok());
+    /// assert_eq!(manager.begin(&client)?.session.key_id(), KeyId(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn replace_keys(&self, keys: KeyRing) -> Result<(), ConfigError> {
         self.sealer.keys().replace(keys)
     }
 
     /// The key handle the manager reads (share it with stores built later).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// assert_eq!(manager.keys().current().primary_id(), Some(KeyId(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn keys(&self) -> &Keys {
         self.sealer.keys()
     }
 
     /// Drops revocation generations whose tokens have all expired. Call it periodically.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// // From a periodic task (SessionLayer runs one itself).
+    /// manager.maintain_at(manager.now());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn maintain_at(&self, now: UnixTime) {
         self.store.set().expire(now);
     }
@@ -318,6 +422,16 @@ impl SessionManagerBuilder {
     /// # Errors
     /// An invalid policy, key ring or context, or a session lifetime longer than the
     /// revocation store keeps revocations.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration}; use sealed_session::{*, revocation::*};
+    /// // The filter keeps revocations 24 h by default: a 48-hour session would outlive its own.
+    /// let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// let policy = Policy::default().with_absolute_lifetime(Duration::from_secs(48 * 3600));
+    /// let refused = SessionManager::builder(KeyRing::generate()?, "app", store).with_policy(policy).build();
+    /// assert!(matches!(refused, Err(ConfigError::Policy(PolicyError::OutlivesRevocations))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<SessionManager, ConfigError> {
         self.policy.validate()?;
         // Generations and subject cutoffs are dropped after the filter's lifetime: a longer

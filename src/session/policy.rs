@@ -9,6 +9,16 @@ use crate::session::binding::Binding;
 pub(crate) const MAX_GRACE: Duration = Duration::from_secs(30);
 
 /// When `verify` replaces a token with a fresh one (rolling rotation).
+///
+/// ```
+/// use std::time::Duration;
+/// use sealed_session::{Policy, Rotation};
+/// // An API whose clients never see Set-Cookie: no rolling rotation.
+/// Policy::default().with_rotation(Rotation::Off).validate()?;
+/// Policy::default().with_rotation(Rotation::After(Duration::from_secs(120))).validate()?;
+/// assert!(Policy::default().with_rotation(Rotation::After(Duration::ZERO)).validate().is_err());
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// Only privilege changes mint new tokens.
@@ -20,6 +30,12 @@ pub enum Rotation {
 }
 
 /// What a client-binding mismatch does.
+///
+/// ```
+/// use sealed_session::{MismatchAction, Policy};
+/// // Mobile clients change networks: refuse the request, but keep the session alive.
+/// let policy = Policy::default().with_mismatch_action(MismatchAction::Reject);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MismatchAction {
     /// Refuse the request.
@@ -173,21 +189,42 @@ impl Policy {
     }
 
     /// The idle timeout.
+    ///
+    /// ```
+    /// # use std::time::Duration; use sealed_session::Policy;
+    /// assert_eq!(Policy::default().token_ttl(), Duration::from_secs(30 * 60));
+    /// ```
     pub fn token_ttl(&self) -> Duration {
         self.token_ttl
     }
 
     /// The absolute lifetime.
+    ///
+    /// ```
+    /// # use std::time::Duration; use sealed_session::Policy;
+    /// assert_eq!(Policy::default().absolute_lifetime(), Duration::from_secs(12 * 3600));
+    /// ```
     pub fn absolute_lifetime(&self) -> Duration {
         self.absolute_lifetime
     }
 
     /// The elevated-privilege lifetime.
+    ///
+    /// ```
+    /// # use std::time::Duration; use sealed_session::Policy;
+    /// assert_eq!(Policy::default().elevated_ttl(), Duration::from_secs(5 * 60));
+    /// ```
     pub fn elevated_ttl(&self) -> Duration {
         self.elevated_ttl
     }
 
     /// The binding.
+    ///
+    /// ```
+    /// # use sealed_session::{Binding, Policy};
+    /// let policy = Policy::default().with_binding(Binding::user_agent());
+    /// assert_eq!(policy.binding(), &Binding::user_agent());
+    /// ```
     pub fn binding(&self) -> &Binding {
         &self.binding
     }
@@ -197,6 +234,13 @@ impl Policy {
     /// # Errors
     /// A zero or inverted lifetime, grace over 30 s, leeway under 1 s or over 60 s, a lifetime over the
     /// 49 days a token's relative times can express.
+    ///
+    /// ```
+    /// # use std::time::Duration; use sealed_session::Policy;
+    /// assert!(Policy::default().validate().is_ok());
+    /// let inverted = Policy::default().with_absolute_lifetime(Duration::from_secs(60));
+    /// assert!(inverted.validate().is_err(), "tokens would outlive the session");
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         let refuse = |e: PolicyError| Err(ConfigError::Policy(e));
         if self.token_ttl.is_zero() || self.elevated_ttl.is_zero() {

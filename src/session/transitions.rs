@@ -14,6 +14,16 @@ impl SessionManager {
     ///
     /// # Errors
     /// Minting failed (randomness, keys).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let visitor = manager.begin(&client)?;
+    /// assert_eq!(visitor.session.privilege(), Privilege::Anonymous);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn begin(&self, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         self.fresh_session(None, Privilege::Anonymous, client, self.clock.now())
     }
@@ -24,6 +34,20 @@ impl SessionManager {
     /// # Errors
     /// Anonymous level or bad subject, too many session changes from this source, a store
     /// failure revoking the predecessor, or minting.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let visitor = manager.begin(&client)?;
+    /// // ... the password checked out ...
+    /// let alice = manager.authenticate(Some(visitor.session), "alice", Privilege::Authenticated, &client)?;
+    /// assert_eq!(alice.session.subject(), Some("alice"));
+    /// // The visitor's token died with its session.
+    /// assert!(manager.verify(visitor.token.expose_secret(), &client).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authenticate(
         &self,
         previous: Option<Session>,
@@ -54,6 +78,19 @@ impl SessionManager {
     /// # Errors
     /// Anonymous session or grace copy, too many session changes from this source, store
     /// failure, or minting.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// # let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// # let session = alice.session;
+    /// // ... the user re-entered the password ...
+    /// let elevated = manager.elevate(session, &client)?;
+    /// assert_eq!(elevated.session.privilege(), Privilege::Elevated);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn elevate(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         let now = self.clock.now();
         let minted = self.transition(session, Privilege::Elevated, Some(now), client, now)?;
@@ -70,6 +107,18 @@ impl SessionManager {
     /// # Errors
     /// Anonymous session or grace copy, too many session changes from this source, store
     /// failure, or minting.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// # let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// let elevated = manager.elevate(alice.session, &client)?;
+    /// let back = manager.step_down(elevated.session, &client)?;
+    /// assert_eq!(back.session.privilege(), Privilege::Authenticated);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn step_down(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         let now = self.clock.now();
         let minted = self.transition(session, Privilege::Authenticated, None, client, now)?;
@@ -81,6 +130,19 @@ impl SessionManager {
     ///
     /// # Errors
     /// A grace copy, too many session changes from this source, store failure, or minting.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// # let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// let session_id = *alice.session.session_id();
+    /// let fresh = manager.refresh(alice.session, &client)?;
+    /// assert_eq!(fresh.session.session_id(), &session_id);
+    /// assert_ne!(fresh.token.expose_secret(), alice.token.expose_secret());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refresh(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
         if session.grace_copy {
             self.emit(
@@ -100,6 +162,18 @@ impl SessionManager {
     ///
     /// # Errors
     /// The store could not make the revocation durable (the session may still be live).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// manager.logout(alice.session, &client)?;
+    /// let refused = manager.verify(alice.token.expose_secret(), &client).unwrap_err();
+    /// assert_eq!(refused.reason(), Reason::Revoked);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn logout(&self, session: Session, client: &ClientContext<'_>) -> Result<(), TransitionError> {
         let tag = self.tag(session.session_id());
         let durability = Self::durability_for(&session, Durability::Synced);
@@ -119,6 +193,22 @@ impl SessionManager {
     ///
     /// # Errors
     /// The store could not make the cutoff durable.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let laptop = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// let phone = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// manager.logout_everywhere("alice", &client)?;
+    /// assert!(manager.verify(laptop.token.expose_secret(), &client).is_err());
+    /// assert!(manager.verify(phone.token.expose_secret(), &client).is_err());
+    /// // A login after the cutoff lives.
+    /// let again = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// assert!(manager.verify(again.token.expose_secret(), &client).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn logout_everywhere(
         &self,
         subject: &str,
@@ -140,6 +230,21 @@ impl SessionManager {
     ///
     /// # Errors
     /// The store could not make the kill switch durable.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// // A key leaked: refuse everything issued so far.
+    /// manager.kill_switch(manager.now().saturating_add(Duration::from_secs(1)), &client)?;
+    /// assert!(manager.verify(alice.token.expose_secret(), &client).is_err());
+    /// let after = manager.begin(&client)?;
+    /// assert!(manager.verify(after.token.expose_secret(), &client).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill_switch(&self, before: UnixTime, client: &ClientContext<'_>) -> Result<(), TransitionError> {
         let before = before.min(self.clock.now().saturating_add(CUTOFF_RESOLUTION));
         self.store.revoke(Revocation::KillSwitch { before })?;

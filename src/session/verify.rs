@@ -25,6 +25,20 @@ impl SessionManager {
     /// # Errors
     /// An opaque [`Rejected`]; its reason is for logs. A reused rotated-away token, or a
     /// binding mismatch under [`MismatchAction::RejectAndRevoke`], also revokes the session.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let token = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?.token;
+    /// let verified = manager.verify(token.expose_secret(), &client)?;
+    /// assert_eq!(verified.session.subject(), Some("alice"));
+    /// // Another browser presenting the same token does not match its binding.
+    /// let elsewhere = ClientContext::new("198.51.100.1".parse().ok(), Some("curl"));
+    /// assert_eq!(manager.verify(token.expose_secret(), &elsewhere).unwrap_err().reason(), Reason::Unbound);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify(&self, token: &str, client: &ClientContext<'_>) -> Result<Verified, Rejected> {
         self.verify_at(token, client, self.clock.now())
     }
@@ -33,6 +47,19 @@ impl SessionManager {
     ///
     /// # Errors
     /// As [`SessionManager::verify`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let token = manager.begin(&client)?.token;
+    /// let later = manager.now().saturating_add(Duration::from_secs(3600));
+    /// let refused = manager.verify_at(token.expose_secret(), &client, later).unwrap_err();
+    /// assert_eq!(refused.reason(), Reason::Expired);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_at(
         &self,
         token: &str,

@@ -13,6 +13,14 @@ use crate::token::sealer::SealedToken;
 pub(crate) const MAX_COOKIE_BYTES: usize = 4096;
 
 /// Why a `Set-Cookie` header could not be built (a runtime failure, not a setting).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use sealed_session::web::{CookieError, WebError};
+/// // A server-side fault: the client gets a bare 500, never the cause.
+/// let error = WebError::from(CookieError::TooLarge);
+/// assert_eq!(error.into_response().status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CookieError {

@@ -70,6 +70,14 @@ pub mod level {
 }
 
 /// A read-only view of the verified session.
+///
+/// ```
+/// use sealed_session::web::{SessionInfo, WebError};
+/// // 401 without a session; otherwise what the token says.
+/// async fn whoami(session: SessionInfo) -> Result<String, WebError> {
+///     Ok(format!("{:?} until {}", session.subject, session.expires_at.secs()))
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
     /// Who is logged in.
@@ -98,6 +106,16 @@ impl SessionInfo {
 
 /// Why a request was refused. The response is one of three fixed bodies; the cause is for
 /// logs only (it never reaches the client).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use http::StatusCode;
+/// use sealed_session::web::WebError;
+/// assert_eq!(WebError::Unauthenticated.into_response().status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(WebError::OriginRequired.into_response().status(), StatusCode::FORBIDDEN);
+/// // Server faults are 500, with the same fixed body whatever the cause.
+/// assert_eq!(WebError::LayerMissing.into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// No verified session.
@@ -178,6 +196,31 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionInfo {
 }
 
 /// The session if there is one; never refuses.
+///
+/// ```
+/// use axum::{body::Body, routing::get, Router};
+/// use http::Request;
+/// use tower::ServiceExt;
+/// use sealed_session::web::{MaybeSession, SessionLayer};
+///
+/// async fn home(MaybeSession(session): MaybeSession) -> String {
+///     match session.and_then(|s| s.subject) {
+///         Some(subject) => format!("hello {subject}"),
+///         None => "hello stranger".to_owned(),
+///     }
+/// }
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+/// let app: Router = Router::new().route("/", get(home)).layer(SessionLayer::new(manager));
+/// tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+///     let response = app.oneshot(Request::get("/").body(Body::empty())?).await?;
+///     let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+///     assert_eq!(&body[..], b"hello stranger");
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct MaybeSession(pub Option<SessionInfo>);
 
@@ -240,6 +283,55 @@ impl<S: Send + Sync, L: level::Level> FromRequestParts<S> for RequireLevel<L> {
 
 /// Runs transitions for this request. The successor token is written to the response by the
 /// layer, so a handler cannot forget to send it.
+///
+/// ```
+/// use axum::{body::Body, routing::post, Router};
+/// use http::{header, Request, StatusCode};
+/// use tower::ServiceExt;
+/// use sealed_session::web::{SessionControl, SessionLayer, WebError};
+/// use sealed_session::Privilege;
+///
+/// async fn login(control: SessionControl) -> Result<&'static str, WebError> {
+///     // ... check the password first ...
+///     control.login("alice", Privilege::Authenticated).await?;
+///     Ok("welcome")
+/// }
+/// async fn logout(control: SessionControl) -> Result<&'static str, WebError> {
+///     control.logout().await?;
+///     Ok("bye")
+/// }
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+/// let app: Router = Router::new()
+///     .route("/login", post(login))
+///     .route("/logout", post(logout))
+///     .layer(SessionLayer::new(manager));
+/// tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+///     // A same-origin signal is required for a login (login CSRF).
+///     let request = Request::post("/login")
+///         .header(header::HOST, "bank.test")
+///         .header("sec-fetch-site", "same-origin")
+///         .body(Body::empty())?;
+///     let response = app.clone().oneshot(request).await?;
+///     assert_eq!(response.status(), StatusCode::OK);
+///     // The layer wrote the new session cookie; the handler could not forget it.
+///     let set_cookie = response.headers().get(header::SET_COOKIE).ok_or("no cookie")?.to_str()?;
+///     assert!(set_cookie.starts_with("__Host-session="));
+///     let cookie = set_cookie.split(';').next().ok_or("empty")?;
+///
+///     let request = Request::post("/logout")
+///         .header(header::HOST, "bank.test")
+///         .header("sec-fetch-site", "same-origin")
+///         .header(header::COOKIE, cookie)
+///         .body(Body::empty())?;
+///     let response = app.oneshot(request).await?;
+///     assert_eq!(response.status(), StatusCode::OK);
+///     assert!(response.headers().contains_key("clear-site-data"));
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionControl(Shared);
 
@@ -258,6 +350,16 @@ impl SessionControl {
     ///
     /// # Errors
     /// [`WebError::Transition`] when minting fails.
+    ///
+    /// ```
+    /// use sealed_session::web::{SessionControl, WebError};
+    /// // A shopping cart before login: the visitor gets an anonymous session cookie.
+    /// async fn add_to_cart(control: SessionControl) -> Result<&'static str, WebError> {
+    ///     let visitor = control.begin().await?;
+    ///     assert!(visitor.subject.is_none());
+    ///     Ok("added")
+    /// }
+    /// ```
     pub async fn begin(&self) -> Result<SessionInfo, WebError> {
         if let Some(info) = self.0.lock().session.as_ref().map(SessionInfo::of) {
             return Ok(info);
@@ -269,6 +371,36 @@ impl SessionControl {
     ///
     /// # Errors
     /// [`WebError::Transition`] when the store or minting fails.
+    ///
+    /// ```
+    /// use axum::{body::Body, routing::post, Router};
+    /// use http::{header, Request, StatusCode};
+    /// use tower::ServiceExt;
+    /// use sealed_session::web::{SessionControl, SessionLayer, WebError};
+    /// use sealed_session::Privilege;
+    ///
+    /// async fn login(control: SessionControl) -> Result<String, WebError> {
+    ///     // ... check the password first ...
+    ///     let session = control.login("alice", Privilege::Authenticated).await?;
+    ///     Ok(format!("welcome {:?}", session.subject))
+    /// }
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+    /// let app: Router = Router::new().route("/login", post(login)).layer(SessionLayer::new(manager));
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    ///     let same_origin = Request::post("/login")
+    ///         .header(header::HOST, "bank.test")
+    ///         .header(header::ORIGIN, "https://bank.test")
+    ///         .body(Body::empty())?;
+    ///     assert_eq!(app.clone().oneshot(same_origin).await?.status(), StatusCode::OK);
+    ///     // No Origin, Referer or Sec-Fetch-Site: it could be a cross-site form, so no login.
+    ///     let unknown = Request::post("/login").header(header::HOST, "bank.test").body(Body::empty())?;
+    ///     assert_eq!(app.oneshot(unknown).await?.status(), StatusCode::FORBIDDEN);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn login(&self, subject: &str, level: Privilege) -> Result<SessionInfo, WebError> {
         self.require_same_origin()?;
         let subject = subject.to_owned();
@@ -280,6 +412,15 @@ impl SessionControl {
     ///
     /// # Errors
     /// [`WebError::Unauthenticated`] without a session; transition failures.
+    ///
+    /// ```
+    /// use sealed_session::web::{SessionControl, WebError};
+    /// async fn confirm_password(control: SessionControl) -> Result<&'static str, WebError> {
+    ///     // ... re-verify the password or a second factor first ...
+    ///     control.elevate().await?;
+    ///     Ok("you may now change your e-mail address")
+    /// }
+    /// ```
     pub async fn elevate(&self) -> Result<SessionInfo, WebError> {
         self.require_same_origin()?;
         self.run_with_session(|m, s, c| m.elevate(s, &c.context())).await
@@ -289,6 +430,16 @@ impl SessionControl {
     ///
     /// # Errors
     /// [`WebError::Unauthenticated`] without a session; transition failures.
+    ///
+    /// ```
+    /// use sealed_session::web::{level::Elevated, RequireLevel, SessionControl, WebError};
+    /// // Done with the sensitive operation: give up the elevated privilege at once.
+    /// async fn transfer(_: RequireLevel<Elevated>, control: SessionControl) -> Result<&'static str, WebError> {
+    ///     // ... make the transfer ...
+    ///     control.step_down().await?;
+    ///     Ok("sent")
+    /// }
+    /// ```
     pub async fn step_down(&self) -> Result<SessionInfo, WebError> {
         self.run_with_session(|m, s, c| m.step_down(s, &c.context()))
             .await
@@ -298,6 +449,14 @@ impl SessionControl {
     ///
     /// # Errors
     /// [`WebError::Unauthenticated`] without a session; store failures.
+    ///
+    /// ```
+    /// use sealed_session::web::{SessionControl, WebError};
+    /// async fn logout(control: SessionControl) -> Result<&'static str, WebError> {
+    ///     control.logout().await?;
+    ///     Ok("signed out")
+    /// }
+    /// ```
     pub async fn logout(&self) -> Result<(), WebError> {
         self.end(false).await
     }
@@ -306,6 +465,15 @@ impl SessionControl {
     ///
     /// # Errors
     /// [`WebError::Unauthenticated`] without a logged-in session; store failures.
+    ///
+    /// ```
+    /// use sealed_session::web::{SessionControl, WebError};
+    /// // "Sign out of all devices", e.g. after a password change.
+    /// async fn sign_out_everywhere(control: SessionControl) -> Result<&'static str, WebError> {
+    ///     control.logout_everywhere().await?;
+    ///     Ok("signed out everywhere")
+    /// }
+    /// ```
     pub async fn logout_everywhere(&self) -> Result<(), WebError> {
         self.end(true).await
     }

@@ -29,6 +29,18 @@ use crate::SessionManager;
 /// The service [`SessionLayer`](super::SessionLayer) wraps around a router. It accepts any
 /// request body (`http_body::Body` with `Bytes` chunks) and answers with the inner service's
 /// body type; its own refusals have empty bodies.
+///
+/// ```
+/// use tower::Layer;
+/// use axum::Router;
+/// use sealed_session::web::{SessionLayer, SessionService};
+/// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+/// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+/// # let manager = Arc::new(SessionManager::builder(KeyRing::generate()?, "app", store).build()?);
+/// // `Router::layer` does this for you; the service type appears when composing by hand.
+/// let service: SessionService<Router> = SessionLayer::new(manager).layer(Router::new());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionService<S> {
     pub(crate) inner: S,
