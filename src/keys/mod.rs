@@ -4,7 +4,9 @@
 pub(crate) mod file;
 mod handle;
 pub(crate) mod ring;
+mod secret;
 
 pub use handle::Keys;
-pub(crate) use ring::RingKey;
-pub use ring::{KeyId, KeyRing, KeyState, SessionKey};
+pub use ring::{KeyId, KeyRing, KeyState};
+pub(crate) use secret::RingKey;
+pub use secret::SessionKey;

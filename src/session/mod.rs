@@ -2,6 +2,7 @@
 //! login path (transitions), client binding, security events and flood accounting.
 
 pub(crate) mod binding;
+pub(crate) mod builder;
 pub(crate) mod events;
 pub(crate) mod flood;
 pub(crate) mod manager;

@@ -37,16 +37,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod control;
 mod cookies;
 mod extract;
 mod layer;
+pub mod level;
 mod origin;
 mod scan;
 mod service;
 mod settings;
 mod state;
 
+pub use control::SessionControl;
 pub use cookies::CookieError;
-pub use extract::{level, MaybeSession, RequireLevel, SessionControl, SessionInfo, WebError};
+pub use extract::{MaybeSession, RequireLevel, SessionInfo, WebError};
 pub use layer::SessionLayer;
 pub use service::SessionService;

@@ -8,13 +8,11 @@ use http::StatusCode;
 use super::state::Shared;
 use crate::session::events::EventKind;
 
-/// Session-looking query parameters: a well-known session parameter name, our cookie name,
-/// or a value that parses as a token. They are never read; their presence is an event.
 /// Bodies this small, declared up front, are scanned for session tokens.
 const FORM_SCAN_LIMIT: usize = 64 * 1024;
 
-/// Reads a small url-encoded form body to report token-shaped fields (the seed's "session
-/// id in a POST field"); the body is handed on unchanged and never used as a token source.
+/// Reads a small url-encoded form body to report token-shaped fields (a session id passed in
+/// a POST field, the classic fixation vector); the body is handed on unchanged and never used as a token source.
 /// Only bodies with a declared length ≤ 64 KiB are read, so none is consumed half-way.
 pub(crate) async fn scan_form(
     parts: &Parts,
@@ -57,6 +55,8 @@ pub(crate) async fn scan_form(
     Ok(Body::from(bytes))
 }
 
+/// Session-looking query parameters: a well-known session parameter name, our cookie name,
+/// or a value that parses as a token. They are never read; their presence is an event.
 pub(crate) fn query_has_token(parts: &Parts, cookie_name: &str) -> bool {
     const NAMES: [&str; 7] = [
         "sid",
