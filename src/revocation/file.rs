@@ -135,7 +135,6 @@ impl FileStore {
     /// ```
     /// # use sealed_session::revocation::*;
     /// # use sealed_session::{token::Epoch, KeyRing, Keys};
-
     /// let dir = tempfile::tempdir()?;
     /// let keys = Keys::new(KeyRing::generate()?)?;
     /// let store = FileStore::open(&dir.path().join("revocations"), &keys, FilterConfig::default())?;
@@ -233,7 +232,6 @@ impl FileStore {
     /// ```
     /// # use sealed_session::revocation::*;
     /// # use sealed_session::{token::Epoch, KeyRing, Keys};
-
     /// # let dir = tempfile::tempdir()?;
     /// # let keys = Keys::new(KeyRing::generate()?)?;
     /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
@@ -256,7 +254,6 @@ impl FileStore {
     /// ```
     /// # use sealed_session::revocation::*;
     /// # use sealed_session::{token::Epoch, KeyRing, Keys};
-
     /// # let dir = tempfile::tempdir()?;
     /// # let keys = Keys::new(KeyRing::generate()?)?;
     /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
@@ -281,7 +278,6 @@ impl FileStore {
     /// ```
     /// # use sealed_session::revocation::*;
     /// # use sealed_session::{token::Epoch, KeyRing, Keys};
-
     /// # let dir = tempfile::tempdir()?;
     /// # let keys = Keys::new(KeyRing::generate()?)?;
     /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
