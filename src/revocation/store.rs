@@ -208,6 +208,14 @@ pub enum Durability {
 /// ```
 pub trait RevocationStore: Send + Sync {
     /// The set lookups go to.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// assert_eq!(store.set().generation_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn set(&self) -> &RevocationSet;
 
     /// Applies `revocation` to [`set`](Self::set) and makes it durable before returning `Ok`.
@@ -216,6 +224,15 @@ pub trait RevocationStore: Send + Sync {
     ///
     /// # Errors
     /// The revocation is invalid or could not be made durable.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         self.revoke_with(revocation, Durability::Synced)
     }
@@ -226,6 +243,16 @@ pub trait RevocationStore: Send + Sync {
     /// # Errors
     /// The revocation is invalid or, for [`Durability::Synced`], could not be made durable;
     /// [`Durability::Background`] fails only when the store is already unusable.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// // A session that never authenticated: enforced here, never written.
+    /// store.revoke_with(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] }, Durability::Local)?;
+    /// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError>;
 }
 
