@@ -105,21 +105,43 @@ impl FilterConfig {
     }
 
     /// Revocations per generation before growth.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::FilterConfig;
+    /// assert_eq!(FilterConfig::default().capacity(), 100_000);
+    /// assert_eq!(FilterConfig::default().with_capacity(5_000).capacity(), 5_000);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// The false-positive target of one probe.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::FilterConfig;
+    /// assert_eq!(FilterConfig::default().false_positive_rate(), 1e-6);
+    /// ```
     pub fn false_positive_rate(&self) -> f64 {
         self.false_positive_rate
     }
 
     /// The longest session lifetime.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sealed_session::revocation::FilterConfig;
+    /// assert_eq!(FilterConfig::default().max_lifetime(), Duration::from_secs(24 * 3600));
+    /// ```
     pub fn max_lifetime(&self) -> Duration {
         self.max_lifetime
     }
 
     /// Hour-epochs per generation.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::FilterConfig;
+    /// assert_eq!(FilterConfig::default().epochs_per_generation(), 1);
+    /// ```
     pub fn epochs_per_generation(&self) -> u32 {
         self.epochs_per_generation
     }

@@ -26,6 +26,24 @@ pub(crate) const SNAPSHOT_TMP: &str = "revocations.snapshot.tmp";
 const DEFAULT_COMPACT_AFTER: u64 = 1 << 20;
 
 /// What [`FileStore::open`] found on disk.
+///
+/// ```
+/// # use sealed_session::revocation::*;
+/// # use sealed_session::{token::Epoch, KeyRing, Keys};
+/// let dir = tempfile::tempdir()?;
+/// let keys = Keys::new(KeyRing::generate()?)?;
+/// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+/// assert_eq!(store.recovery(), Recovery::default()); // a new directory
+/// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+/// drop(store);
+///
+/// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+/// let recovery = store.recovery();
+/// assert!(!recovery.snapshot_loaded);
+/// assert_eq!(recovery.records_replayed, 1);
+/// assert_eq!(recovery.tail_bytes_cut, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {
     /// A snapshot was loaded.
@@ -55,6 +73,22 @@ struct LogState {
 /// a torn tail; it never resurrects a revocation that was acknowledged. Files are created
 /// `0600` and a directory the store creates `0700`. One process per directory. Dropping the
 /// store flushes the queue and joins the writer.
+///
+/// ```
+/// use sealed_session::revocation::{FileStore, FilterConfig, Revocation, RevocationStore};
+/// use sealed_session::{token::Epoch, KeyRing, Keys};
+///
+/// let dir = tempfile::tempdir()?;
+/// let keys = Keys::new(KeyRing::generate()?)?;
+/// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+/// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?; // fsync'd
+/// drop(store);
+///
+/// // The revocation survives a restart.
+/// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+/// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct FileStore {
     inner: Arc<Inner>,
     writer: Option<JoinHandle<()>>,
@@ -96,6 +130,20 @@ impl FileStore {
     /// # Errors
     /// I/O failure; a snapshot refused by its MAC or key ([`StoreError::Snapshot`]) or made with
     /// another filter geometry; a log corrupt before its tail ([`StoreError::Corrupt`]).
+    /// [`StoreError::Locked`] when another open store holds `dir`.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// let dir = tempfile::tempdir()?;
+    /// let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = FileStore::open(&dir.path().join("revocations"), &keys, FilterConfig::default())?;
+    /// // One process, one store per directory.
+    /// let second = FileStore::open(&dir.path().join("revocations"), &keys, FilterConfig::default());
+    /// assert!(matches!(second, Err(StoreError::Locked { .. })));
+    /// # drop(store);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(dir: &Path, keys: &Keys, config: FilterConfig) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         let lock = lock_dir(dir)?;
@@ -166,11 +214,11 @@ impl FileStore {
     /// so compaction costs O(1) amortized per logged byte however large the set grows.
     ///
     /// ```
-    /// # use std::sync::Arc; use sealed_session::{KeyRing, Keys, revocation::*};
-    /// # let dir = std::env::temp_dir().join(format!("ss-doc-compact-{}", std::process::id()));
-    /// let store = FileStore::open(&dir, &Keys::new(KeyRing::generate()?)?, FilterConfig::default())?
+    /// # use sealed_session::{KeyRing, Keys, revocation::*};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = FileStore::open(dir.path(), &Keys::new(KeyRing::generate()?)?, FilterConfig::default())?
     ///     .compact_after(4 << 20);
-    /// # drop(store); std::fs::remove_dir_all(&dir)?;
+    /// # drop(store);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
@@ -180,6 +228,21 @@ impl FileStore {
     }
 
     /// What opening found.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// store.compact()?;
+    /// drop(store);
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// assert!(store.recovery().snapshot_loaded);
+    /// assert_eq!(store.recovery().records_replayed, 0); // compaction emptied the log
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recovery(&self) -> Recovery {
         self.inner.recovery
     }
@@ -187,6 +250,20 @@ impl FileStore {
     /// [`Durability::Background`] revocations that were enforced in memory but not made
     /// durable because the writer's queue was full or a write failed. Nonzero means a crash
     /// could have forgotten some; each was also logged with `tracing::warn!`.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// store.revoke_with(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] }, Durability::Background)?;
+    /// drop(store); // flushes the queue
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// assert_eq!(store.background_dropped(), 0);
+    /// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn background_dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
     }
@@ -197,6 +274,19 @@ impl FileStore {
     ///
     /// # Errors
     /// I/O failure (the store is then unusable until reopened), or no primary key.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// store.compact()?;
+    /// assert!(dir.path().join(SNAPSHOT_FILE).exists());
+    /// assert_eq!(std::fs::metadata(dir.path().join(LOG_FILE))?.len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn compact(&self) -> Result<(), StoreError> {
         self.inner.compact_if_longer(0)
     }

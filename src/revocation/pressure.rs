@@ -10,6 +10,16 @@ use super::config::MAX_FILTERS;
 use super::filter::Filter;
 
 /// How far a generation has grown towards saturation. Ordered: later is worse.
+///
+/// ```
+/// use sealed_session::revocation::PressureLevel;
+///
+/// fn page_someone(level: PressureLevel) -> bool {
+///     level >= PressureLevel::Critical
+/// }
+/// assert!(!page_someone(PressureLevel::Elevated));
+/// assert!(page_someone(PressureLevel::Saturated));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum PressureLevel {
@@ -28,6 +38,24 @@ pub enum PressureLevel {
 }
 
 /// The pressure on one generation (see [`RevocationSet::pressure`](super::RevocationSet::pressure)).
+///
+/// ```
+/// use sealed_session::revocation::*;
+/// use sealed_session::token::{Epoch, SessionId};
+///
+/// // A capacity far too small for the traffic.
+/// let store = MemoryStore::new(FilterConfig::default().with_capacity(4).with_false_positive_rate(0.01))?;
+/// let mut revoked = 0;
+/// while store.set().pressure().is_none() && revoked < 10_000 {
+///     store.revoke(Revocation::Id { epoch: Epoch(5), id: SessionId::generate()?.0 })?;
+///     revoked += 1;
+/// }
+/// let pressure = store.set().pressure().ok_or("no pressure")?;
+/// assert_eq!(pressure.level, PressureLevel::Elevated);
+/// assert_eq!((pressure.generation, pressure.filters), (5, 3));
+/// assert!(revoked > 3 * 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Pressure {

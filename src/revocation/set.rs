@@ -48,6 +48,21 @@ impl Table {
 /// lock: they load an `Arc` through `arc-swap` and read atomic words. Inserts set bits with
 /// `fetch_or`; only adding or dropping a generation or filter takes a mutex (once per hour, or
 /// when a filter fills). See spec/revocation.md.
+///
+/// The set is read-only from outside the crate: revocations reach it through a
+/// [`RevocationStore`](super::RevocationStore), which also makes them durable.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore};
+/// use sealed_session::token::Epoch;
+///
+/// let store = MemoryStore::new(FilterConfig::default())?;
+/// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+/// let set = store.set();
+/// assert!(set.contains(Epoch(5), &[0x2a; 16]));
+/// assert!(!set.contains(Epoch(6), &[0x2a; 16])); // another generation
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct RevocationSet {
     config: FilterConfig,
     geometry: [Geometry; MAX_FILTERS],
@@ -65,7 +80,15 @@ impl RevocationSet {
     /// An empty set. Filters are allocated when a generation receives its first revocation.
     ///
     /// # Errors
-    /// A setting of `config` is out of range ([`ConfigError::Setting`]).
+    /// A setting of `config` is out of range ([`ConfigError::Filter`]).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::{FilterConfig, RevocationSet};
+    /// let set = RevocationSet::new(FilterConfig::default())?;
+    /// assert_eq!(set.filter_count(), 0); // nothing allocated yet
+    /// assert!(RevocationSet::new(FilterConfig::default().with_capacity(0)).is_err());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn new(config: FilterConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             geometry: config.geometries()?,
@@ -80,6 +103,13 @@ impl RevocationSet {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::{FilterConfig, RevocationSet};
+    /// let config = FilterConfig::default().with_capacity(5_000);
+    /// assert_eq!(RevocationSet::new(config)?.config(), &config);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn config(&self) -> &FilterConfig {
         &self.config
     }
@@ -114,6 +144,16 @@ impl RevocationSet {
     /// (see spec/revocation.md, "Growth"). For dashboards and health checks.
     ///
     /// [`PressureLevel::Elevated`]: super::PressureLevel::Elevated
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// // One revocation is far below capacity: no pressure.
+    /// assert!(store.set().pressure().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pressure(&self) -> Option<Pressure> {
         let target = self.config.false_positive_rate();
         let table = self.table.load();
@@ -141,6 +181,16 @@ impl RevocationSet {
 
     /// Whether `id` is revoked for tokens of `epoch`. Lock-free. False positives occur with at
     /// most the configured probability; false negatives never.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+    /// assert!(!store.set().contains(Epoch(5), &[0x17; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains(&self, epoch: Epoch, id: &[u8; 16]) -> bool {
         let table = self.table.load();
         table
@@ -150,6 +200,18 @@ impl RevocationSet {
 
     /// Whether either id is revoked for tokens of `epoch`: the verify path (session id and
     /// token id), one generation looked up once. Lock-free.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// let (session_id, token_id) = ([0x2a; 16], [0x17; 16]);
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: session_id })?;
+    /// // Revoking the session refuses every token of it.
+    /// assert!(store.set().contains_either(Epoch(5), &session_id, &token_id));
+    /// assert!(!store.set().contains_either(Epoch(5), &[0x33; 16], &token_id));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains_either(&self, epoch: Epoch, a: &[u8; 16], b: &[u8; 16]) -> bool {
         let table = self.table.load();
         table
@@ -164,6 +226,17 @@ impl RevocationSet {
     }
 
     /// The subject's cutoff, if any. Exact and lock-free.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::UnixTime;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// let cutoff = UnixTime(1_795_000_000);
+    /// store.revoke(Revocation::Subject { subject: "alice".into(), cutoff })?;
+    /// assert_eq!(store.set().subject_cutoff("alice"), Some(cutoff));
+    /// assert_eq!(store.set().subject_cutoff("bob"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subject_cutoff(&self, subject: &str) -> Option<UnixTime> {
         self.subjects.get(subject)
     }
@@ -174,6 +247,18 @@ impl RevocationSet {
     }
 
     /// The kill-switch time, if set. Lock-free.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::UnixTime;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// assert_eq!(store.set().kill_switch(), None);
+    /// store.revoke(Revocation::KillSwitch { before: UnixTime(1_795_000_000) })?;
+    /// store.revoke(Revocation::KillSwitch { before: UnixTime(1_794_000_000) })?;
+    /// // The later time is kept.
+    /// assert_eq!(store.set().kill_switch(), Some(UnixTime(1_795_000_000)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill_switch(&self) -> Option<UnixTime> {
         self.kill.get()
     }
@@ -181,6 +266,20 @@ impl RevocationSet {
     /// Drops what no valid token can match any more: generations whose last epoch ended more
     /// than the 60 s leeway before `now`, and subject cutoffs older than the maximum lifetime
     /// plus the leeway. The kill switch is kept.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// # use sealed_session::token::MAX_LEEWAY;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let set = store.set();
+    /// set.expire(Epoch(5).end()); // still within the leeway
+    /// assert_eq!(set.generation_count(), 1);
+    /// set.expire(Epoch(5).end().saturating_add(MAX_LEEWAY));
+    /// assert_eq!(set.generation_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expire(&self, now: UnixTime) {
         let since_origin = now
             .0
@@ -206,6 +305,17 @@ impl RevocationSet {
     }
 
     /// A copy of the whole state (concurrent inserts may or may not be included).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let snapshot = store.set().snapshot();
+    /// assert_eq!(snapshot.generations(), [5]);
+    /// assert!(snapshot.contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self) -> RevocationSnapshot {
         let table = self.table.load_full();
         let generations = table
@@ -238,6 +348,19 @@ impl RevocationSet {
     /// # Errors
     /// The snapshot was made with a different filter geometry (capacity, rate or epochs per
     /// generation); nothing is merged then.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// let a = MemoryStore::new(FilterConfig::default())?;
+    /// let b = MemoryStore::new(FilterConfig::default())?;
+    /// a.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// b.set().merge(&a.set().snapshot())?;
+    /// b.set().merge(&a.set().snapshot())?; // idempotent
+    /// assert!(b.set().contains(Epoch(5), &[0x2a; 16]));
+    /// assert_eq!(b.set().snapshot(), a.set().snapshot());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn merge(&self, other: &RevocationSnapshot) -> Result<(), GeometryError> {
         self.check_geometry(other)?;
         {
@@ -263,6 +386,17 @@ impl RevocationSet {
     }
 
     /// Heap bytes held: filter bits plus the subject map (approximate).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// let before = store.set().memory_bytes();
+    /// // The first revocation of a generation allocates its first filter.
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// assert!(store.set().memory_bytes() > before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn memory_bytes(&self) -> usize {
         let table = self.table.load();
         let filters: usize = table
@@ -276,6 +410,21 @@ impl RevocationSet {
 
     /// Distinct ids inserted, estimated from the filters' fill (accurate to about 1% below
     /// capacity; independent of insert and merge order).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// # use sealed_session::token::SessionId;
+    /// // Random ids, as the server draws them (the filters rely on that).
+    /// let ids = [SessionId::generate()?, SessionId::generate()?, SessionId::generate()?];
+    /// for id in ids {
+    ///     store.revoke(Revocation::Id { epoch: Epoch(5), id: id.0 })?;
+    /// }
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: ids[0].0 })?; // again
+    /// assert_eq!(store.set().len_hint(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len_hint(&self) -> usize {
         let table = self.table.load();
         let n: f64 = table
@@ -292,6 +441,17 @@ impl RevocationSet {
 
     /// The false-positive probability of one probe in `epoch`'s generation now: the sum of
     /// `(set bits / m)^k` over its filters (0 when the generation holds nothing).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// assert_eq!(store.set().false_positive_estimate(Epoch(5)), 0.0);
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let estimate = store.set().false_positive_estimate(Epoch(5));
+    /// assert!(estimate > 0.0 && estimate < store.set().config().false_positive_rate());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn false_positive_estimate(&self, epoch: Epoch) -> f64 {
         let table = self.table.load();
         table.find(self.generation_of(epoch)).map_or(0.0, |g| {
@@ -300,6 +460,16 @@ impl RevocationSet {
     }
 
     /// Filters allocated, over all generations.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(6), id: [0x2a; 16] })?;
+    /// assert_eq!(store.set().filter_count(), 2); // one per generation until one fills
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn filter_count(&self) -> usize {
         self.table
             .load()
@@ -310,6 +480,17 @@ impl RevocationSet {
     }
 
     /// Live generations.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// assert_eq!(store.set().generation_count(), 0);
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x17; 16] })?;
+    /// assert_eq!(store.set().generation_count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn generation_count(&self) -> usize {
         self.table.load().generations.len()
     }

@@ -22,6 +22,21 @@ const MAC_LEN: usize = 32;
 /// A point-in-time copy of a [`RevocationSet`](super::RevocationSet): made by
 /// [`snapshot`](super::RevocationSet::snapshot), applied by [`merge`](super::RevocationSet::merge),
 /// carried between nodes and to disk as authenticated bytes.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationSnapshot, RevocationStore};
+/// use sealed_session::{token::Epoch, KeyRing};
+///
+/// let keys = KeyRing::generate()?; // every node holds the same ring
+/// let node_a = MemoryStore::new(FilterConfig::default())?;
+/// let node_b = MemoryStore::new(FilterConfig::default())?;
+/// node_a.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+///
+/// let bytes = node_a.set().snapshot().to_bytes(&keys)?; // sent to node B
+/// node_b.set().merge(&RevocationSnapshot::from_bytes(&bytes, &keys)?)?;
+/// assert!(node_b.set().contains(Epoch(5), &[0x2a; 16]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RevocationSnapshot {
     pub(crate) epochs_per_generation: u32,
@@ -84,6 +99,21 @@ pub enum GeometryError {
 }
 
 /// Why snapshot bytes were refused.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, RevocationSet, RevocationSnapshot, SnapshotError};
+/// use sealed_session::KeyRing;
+///
+/// let keys = KeyRing::generate()?;
+/// let mut bytes = RevocationSet::new(FilterConfig::default())?.snapshot().to_bytes(&keys)?;
+/// if let Some(last) = bytes.last_mut() {
+///     *last ^= 1; // tamper with the tag
+/// }
+/// let err = RevocationSnapshot::from_bytes(&bytes, &keys).unwrap_err();
+/// assert_eq!(err, SnapshotError::BadMac);
+/// assert_eq!(RevocationSnapshot::from_bytes(b"short", &keys).unwrap_err(), SnapshotError::Malformed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnapshotError {
@@ -106,6 +136,12 @@ pub enum SnapshotError {
 
 impl SnapshotError {
     /// Stable snake_case code (used by `spec/vectors/snapshot.json`).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::SnapshotError;
+    /// assert_eq!(SnapshotError::BadMac.code(), "bad_mac");
+    /// assert_eq!(SnapshotError::UnknownKey.code(), "unknown_key");
+    /// ```
     pub const fn code(self) -> &'static str {
         match self {
             Self::Malformed => "malformed",
@@ -164,6 +200,20 @@ impl RevocationSnapshot {
     /// # Errors
     /// The ring has no primary key ([`StoreError::Config`]), or encoding failed
     /// ([`StoreError::Encoding`]).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// # use sealed_session::KeyRing;
+    /// let keys = KeyRing::generate()?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let bytes = store.set().snapshot().to_bytes(&keys)?;
+    /// assert_eq!(bytes[0], 1); // format version
+    /// assert_eq!(Some(bytes[1]), keys.primary_id().map(|id| id.0)); // sealing key id
+    /// assert!(store.set().snapshot().to_bytes(&KeyRing::empty()).is_err()); // no primary key
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_bytes(&self, keys: &KeyRing) -> Result<Vec<u8>, StoreError> {
         let key = keys
             .primary()
@@ -213,6 +263,21 @@ impl RevocationSnapshot {
     ///
     /// # Errors
     /// A [`SnapshotError`] naming the first check that failed.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// # use sealed_session::KeyRing;
+    /// let keys = KeyRing::generate()?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let bytes = store.set().snapshot().to_bytes(&keys)?;
+    /// assert_eq!(RevocationSnapshot::from_bytes(&bytes, &keys)?, store.set().snapshot());
+    /// // Another node's ring (same key id, different key) does not verify it.
+    /// let other = KeyRing::generate()?;
+    /// assert_eq!(RevocationSnapshot::from_bytes(&bytes, &other), Err(SnapshotError::BadMac));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_bytes(bytes: &[u8], keys: &KeyRing) -> Result<Self, SnapshotError> {
         let (snapshot, state) = Self::from_bytes_by(bytes, keys)?;
         if state == KeyState::Retired {
@@ -246,31 +311,97 @@ impl RevocationSnapshot {
     }
 
     /// The kill-switch time, if set.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// # use sealed_session::UnixTime;
+    /// assert_eq!(store.set().snapshot().kill_switch(), None);
+    /// store.revoke(Revocation::KillSwitch { before: UnixTime(1_795_000_000) })?;
+    /// assert_eq!(store.set().snapshot().kill_switch(), Some(UnixTime(1_795_000_000)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill_switch(&self) -> Option<UnixTime> {
         (self.kill_switch != 0).then_some(UnixTime(self.kill_switch))
     }
 
     /// Every subject cutoff, sorted by subject.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// # use sealed_session::UnixTime;
+    /// let cutoff = UnixTime(1_795_000_000);
+    /// store.revoke(Revocation::Subject { subject: "bob".into(), cutoff })?;
+    /// store.revoke(Revocation::Subject { subject: "alice".into(), cutoff })?;
+    /// let snapshot = store.set().snapshot();
+    /// let cutoffs: Vec<_> = snapshot.subject_cutoffs().collect();
+    /// assert_eq!(cutoffs, [("alice", cutoff), ("bob", cutoff)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subject_cutoffs(&self) -> impl Iterator<Item = (&str, UnixTime)> + '_ {
         self.subjects.iter().map(|(s, c)| (s.as_str(), UnixTime(*c)))
     }
 
     /// Numbers of the generations held (a generation spans `epochs_per_generation` epochs).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// let store = MemoryStore::new(FilterConfig::default().with_epochs_per_generation(6))?;
+    /// for epoch in [5, 7, 13] {
+    ///     store.revoke(Revocation::Id { epoch: Epoch(epoch), id: [0x2a; 16] })?;
+    /// }
+    /// // Epochs 0 to 5 are generation 0, 6 to 11 generation 1, 12 to 17 generation 2.
+    /// assert_eq!(store.set().snapshot().generations(), [0, 1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn generations(&self) -> Vec<u64> {
         self.generations.iter().map(|g| g.number).collect()
     }
 
     /// Hour-epochs per generation of the set this came from.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::{FilterConfig, RevocationSet};
+    /// let set = RevocationSet::new(FilterConfig::default().with_epochs_per_generation(6))?;
+    /// assert_eq!(set.snapshot().epochs_per_generation(), 6);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn epochs_per_generation(&self) -> u32 {
         self.epochs_per_generation
     }
 
     /// Filters in each generation, in generation order.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(6), id: [0x2a; 16] })?;
+    /// assert_eq!(store.set().snapshot().filter_counts(), [1, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn filter_counts(&self) -> Vec<usize> {
         self.generations.iter().map(|g| g.filters.len()).collect()
     }
 
     /// Whether `id` is revoked for tokens of `epoch`, as the set would answer.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let snapshot = store.set().snapshot();
+    /// assert!(snapshot.contains(Epoch(5), &[0x2a; 16]));
+    /// assert!(!snapshot.contains(Epoch(5), &[0x17; 16]));
+    /// assert!(!snapshot.contains(Epoch(6), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains(&self, epoch: Epoch, id: &[u8; 16]) -> bool {
         let number = epoch.0 / u64::from(self.epochs_per_generation).max(1);
         self.generations

@@ -10,6 +10,21 @@ use crate::error::ConfigError;
 use crate::token::claims::{Epoch, MAX_SUBJECT_LEN};
 
 /// One revocation, as applied to a [`RevocationSet`] and written to a revocation log.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore};
+/// use sealed_session::{token::Epoch, UnixTime};
+///
+/// let store = MemoryStore::new(FilterConfig::default())?;
+/// // Logout: the session id, in the epoch its tokens carry.
+/// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+/// // Logout everywhere: every session of the subject authenticated before the cutoff.
+/// store.revoke(Revocation::Subject { subject: "alice".into(), cutoff: UnixTime(1_795_000_000) })?;
+/// // Every token issued before the time.
+/// store.revoke(Revocation::KillSwitch { before: UnixTime(1_795_000_000) })?;
+/// assert_eq!(store.set().kill_switch(), Some(UnixTime(1_795_000_000)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Revocation {
     /// A session id or token id, for tokens of `epoch`.
@@ -47,6 +62,15 @@ impl Revocation {
     ///
     /// # Errors
     /// [`StoreError::InvalidSubject`] for an empty subject or one over 64 bytes.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::{Revocation, StoreError};
+    /// # use sealed_session::UnixTime;
+    /// let cutoff = UnixTime(1_795_000_000);
+    /// assert!(Revocation::Subject { subject: "alice".into(), cutoff }.validate().is_ok());
+    /// let empty = Revocation::Subject { subject: String::new(), cutoff };
+    /// assert!(matches!(empty.validate(), Err(StoreError::InvalidSubject)));
+    /// ```
     pub fn validate(&self) -> Result<(), StoreError> {
         match self {
             Self::Subject { subject, .. } if !(1..=MAX_SUBJECT_LEN).contains(&subject.len()) => {
@@ -58,6 +82,17 @@ impl Revocation {
 }
 
 /// A revocation store failed.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore, StoreError};
+/// # use sealed_session::UnixTime;
+/// let store = MemoryStore::new(FilterConfig::default())?;
+/// let too_long = Revocation::Subject { subject: "x".repeat(65), cutoff: UnixTime(1_795_000_000) };
+/// let err = store.revoke(too_long).unwrap_err();
+/// assert!(matches!(err, StoreError::InvalidSubject));
+/// assert_eq!(err.to_string(), "revocation subject must be 1 to 64 bytes");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -125,6 +160,16 @@ pub enum StoreError {
 ///
 /// Every level applies the revocation to the in-memory set before returning, so the node
 /// that took it enforces it at once (fail closed). They differ only in what survives a crash.
+///
+/// ```
+/// use sealed_session::revocation::{Durability, FilterConfig, MemoryStore, Revocation, RevocationStore};
+/// # use sealed_session::token::Epoch;
+/// let store = MemoryStore::new(FilterConfig::default())?;
+/// let reused = Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] };
+/// store.revoke_with(reused, Durability::Background)?;
+/// assert!(store.set().contains(Epoch(5), &[0x2a; 16])); // enforced at once
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Durability {
@@ -144,8 +189,33 @@ pub enum Durability {
 ///
 /// The verify path reads [`set`](Self::set) (lock-free); [`revoke`](Self::revoke) returns `Ok`
 /// only once the revocation is applied to the set and as durable as the store promises.
+///
+/// Code that only revokes and looks up can take any store:
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore, StoreError};
+/// use sealed_session::token::{Epoch, SessionId};
+///
+/// fn log_out(store: &dyn RevocationStore, epoch: Epoch, session: SessionId) -> Result<(), StoreError> {
+///     store.revoke(Revocation::Id { epoch, id: session.0 })
+/// }
+///
+/// let store = MemoryStore::new(FilterConfig::default())?;
+/// let session = SessionId::generate()?;
+/// log_out(&store, Epoch(5), session)?;
+/// assert!(store.set().contains(Epoch(5), &session.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait RevocationStore: Send + Sync {
     /// The set lookups go to.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// assert_eq!(store.set().generation_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn set(&self) -> &RevocationSet;
 
     /// Applies `revocation` to [`set`](Self::set) and makes it durable before returning `Ok`.
@@ -154,6 +224,15 @@ pub trait RevocationStore: Send + Sync {
     ///
     /// # Errors
     /// The revocation is invalid or could not be made durable.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         self.revoke_with(revocation, Durability::Synced)
     }
@@ -164,11 +243,33 @@ pub trait RevocationStore: Send + Sync {
     /// # Errors
     /// The revocation is invalid or, for [`Durability::Synced`], could not be made durable;
     /// [`Durability::Background`] fails only when the store is already unusable.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// // A session that never authenticated: enforced here, never written.
+    /// store.revoke_with(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] }, Durability::Local)?;
+    /// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError>;
 }
 
 /// A store that keeps everything in memory: nothing survives a restart. For tests, and for
 /// nodes that rebuild their set from peers.
+///
+/// Every [`Durability`] is the same here: the revocation is in the set when `revoke` returns.
+///
+/// ```
+/// use sealed_session::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore};
+/// use sealed_session::token::Epoch;
+///
+/// let store = MemoryStore::new(FilterConfig::default())?;
+/// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+/// assert!(store.set().contains(Epoch(5), &[0x2a; 16]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct MemoryStore {
     set: RevocationSet,
 }
@@ -178,6 +279,14 @@ impl MemoryStore {
     ///
     /// # Errors
     /// A setting of `config` is out of range.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::{FilterConfig, MemoryStore, RevocationStore};
+    /// let store = MemoryStore::new(FilterConfig::default().with_capacity(10_000))?;
+    /// assert_eq!(store.set().config().capacity(), 10_000);
+    /// assert!(MemoryStore::new(FilterConfig::default().with_false_positive_rate(0.5)).is_err());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     pub fn new(config: FilterConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             set: RevocationSet::new(config)?,

@@ -21,20 +21,114 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
 /// A minted token's text. It is a bearer secret: `Debug` is redacted and the text is
 /// zeroized on drop.
+///
+/// ```
+/// # use sealed_session::{token::*, KeyRing, UnixTime};
+/// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+/// # let now = UnixTime(1_795_000_000);
+/// # let deadline = UnixTime(now.0 + 3600);
+/// # let claims = Claims {
+/// #     session_id: SessionId([7; 16]),
+/// #     subject: Some("alice".into()),
+/// #     privilege: Privilege::Authenticated,
+/// #     epoch: Epoch::containing(deadline),
+/// #     issued_at: now,
+/// #     expires_at: UnixTime(now.0 + 1800),
+/// #     session_deadline: deadline,
+/// #     authenticated_at: now,
+/// #     binding: BindingHash::default(),
+/// #     flags: Flags::default(),
+/// #     app_data: Vec::new(),
+/// # };
+/// let token = sealer.mint(&claims)?;
+/// assert_eq!(format!("{token:?}"), "SealedToken(..)");
+/// assert!(sealer.open_at(token.expose_secret(), now).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SealedToken(Zeroizing<String>);
 
 impl SealedToken {
     /// The token text, for a `Set-Cookie` header or a test. Never log it.
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let token = sealer.mint(&claims)?;
+    /// let text: &str = token.expose_secret();
+    /// assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expose_secret(&self) -> &str {
         &self.0
     }
 
     /// Length of the text in characters (base64url is ASCII).
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let token = sealer.mint(&claims)?;
+    /// assert!(token.len() <= MAX_TOKEN_CHARS);
+    /// assert_eq!(token.len(), token.expose_secret().len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Always false: a token is never empty.
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// assert!(!sealer.mint(&claims)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -48,6 +142,31 @@ impl fmt::Debug for SealedToken {
 
 /// A token that opened and passed the time checks. `Debug` leaves out the nonce (it is the
 /// token id and keys the binding value).
+///
+/// ```
+/// # use sealed_session::{token::*, KeyRing, UnixTime};
+/// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+/// # let now = UnixTime(1_795_000_000);
+/// # let deadline = UnixTime(now.0 + 3600);
+/// # let claims = Claims {
+/// #     session_id: SessionId([7; 16]),
+/// #     subject: Some("alice".into()),
+/// #     privilege: Privilege::Authenticated,
+/// #     epoch: Epoch::containing(deadline),
+/// #     issued_at: now,
+/// #     expires_at: UnixTime(now.0 + 1800),
+/// #     session_deadline: deadline,
+/// #     authenticated_at: now,
+/// #     binding: BindingHash::default(),
+/// #     flags: Flags::default(),
+/// #     app_data: Vec::new(),
+/// # };
+/// let opened = sealer.open_at(sealer.mint(&claims)?.expose_secret(), now)?;
+/// assert_eq!(Some(opened.key_id), sealer.keys().current().primary_id());
+/// assert_eq!(opened.token_id.0[..], opened.nonce[..16]);
+/// assert_eq!(opened.claims, claims);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Opened {
     /// The key that sealed it.
@@ -239,6 +358,32 @@ impl Sealer {
     ///
     /// # Errors
     /// As [`Sealer::mint`].
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let nonce = [9u8; 24];
+    /// let a = sealer.dangerous_mint_with_nonce(&claims, nonce)?;
+    /// let b = sealer.dangerous_mint_with_nonce(&claims, nonce)?;
+    /// assert_eq!(a.expose_secret(), b.expose_secret()); // deterministic: vectors only
+    /// assert_eq!(sealer.open_at(a.expose_secret(), now)?.nonce, nonce);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "test-vectors")]
     pub fn dangerous_mint_with_nonce(
         &self,
@@ -254,6 +399,16 @@ impl Sealer {
     ///
     /// # Errors
     /// No primary key.
+    ///
+    /// ```
+    /// # use sealed_session::{token::Sealer, KeyRing, Reason, UnixTime};
+    /// let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// let token = sealer.dangerous_seal_raw(b"not claims", [9u8; 24])?;
+    /// // Genuinely sealed, so only the claims check refuses it.
+    /// let refused = sealer.open_at(token.expose_secret(), UnixTime(1_795_000_000)).unwrap_err();
+    /// assert_eq!(refused.reason(), Reason::BadClaims);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
     #[cfg(feature = "test-vectors")]
     pub fn dangerous_seal_raw(
         &self,

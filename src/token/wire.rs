@@ -20,7 +20,14 @@ pub const MAX_TOKEN_BYTES: usize = FRAMING_LEN + MAX_CLAIMS_LEN;
 pub const MAX_TOKEN_CHARS: usize = (MAX_TOKEN_BYTES * 4).div_ceil(3);
 
 /// A token's bytes after the cheap structural checks, before any cryptography. Nothing in
-/// it is trusted; only [`crate::Sealer::open_untrusted_at`] turns it into claims.
+/// it is trusted; only [`Sealer::open_at`](super::Sealer::open_at) turns a token into claims.
+///
+/// ```
+/// use sealed_session::token::UntrustedToken;
+/// use sealed_session::Reason;
+/// assert_eq!(UntrustedToken::parse("not base64!").err(), Some(Reason::Malformed));
+/// assert_eq!(UntrustedToken::parse(&"A".repeat(10_000)).err(), Some(Reason::Oversized));
+/// ```
 pub struct UntrustedToken {
     buf: [u8; MAX_TOKEN_BYTES],
     len: usize,
@@ -31,6 +38,33 @@ impl UntrustedToken {
     ///
     /// # Errors
     /// [`Reason::Oversized`], [`Reason::Malformed`] or [`Reason::UnsupportedVersion`].
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let token = sealer.mint(&claims)?;
+    /// let untrusted = UntrustedToken::parse(token.expose_secret()).map_err(|r| r.code())?;
+    /// assert_eq!(untrusted.version(), VERSION);
+    /// // Long enough to be framed, but version 2.
+    /// let v2 = format!("Ag{}", "A".repeat(80));
+    /// assert_eq!(UntrustedToken::parse(&v2).err(), Some(sealed_session::Reason::UnsupportedVersion));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, Reason> {
         if text.len() > MAX_TOKEN_CHARS {
             return Err(Reason::Oversized);
@@ -52,16 +86,88 @@ impl UntrustedToken {
     }
 
     /// The bytes of the token.
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let token = sealer.mint(&claims)?;
+    /// let untrusted = UntrustedToken::parse(token.expose_secret()).map_err(|r| r.code())?;
+    /// assert!(untrusted.as_bytes().len() <= MAX_TOKEN_BYTES);
+    /// assert_eq!(untrusted.as_bytes().first(), Some(&VERSION));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
 
     /// Format version byte.
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let token = sealer.mint(&claims)?;
+    /// assert_eq!(UntrustedToken::parse(token.expose_secret()).map_err(|r| r.code())?.version(), VERSION);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> u8 {
         self.buf.first().copied().unwrap_or(0)
     }
 
     /// Key id byte (not yet known to be genuine).
+    ///
+    /// ```
+    /// # use sealed_session::{token::*, KeyRing, UnixTime};
+    /// # let sealer = Sealer::new(KeyRing::generate()?, "bank")?;
+    /// # let now = UnixTime(1_795_000_000);
+    /// # let deadline = UnixTime(now.0 + 3600);
+    /// # let claims = Claims {
+    /// #     session_id: SessionId([7; 16]),
+    /// #     subject: Some("alice".into()),
+    /// #     privilege: Privilege::Authenticated,
+    /// #     epoch: Epoch::containing(deadline),
+    /// #     issued_at: now,
+    /// #     expires_at: UnixTime(now.0 + 1800),
+    /// #     session_deadline: deadline,
+    /// #     authenticated_at: now,
+    /// #     binding: BindingHash::default(),
+    /// #     flags: Flags::default(),
+    /// #     app_data: Vec::new(),
+    /// # };
+    /// let token = sealer.mint(&claims)?;
+    /// let untrusted = UntrustedToken::parse(token.expose_secret()).map_err(|r| r.code())?;
+    /// assert_eq!(Some(untrusted.key_id()), sealer.keys().current().primary_id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn key_id(&self) -> KeyId {
         KeyId(self.buf.get(1).copied().unwrap_or(0))
     }
