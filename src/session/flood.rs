@@ -143,7 +143,7 @@ fn source_key(source: Option<IpAddr>, prefix: u8) -> Option<(u8, u128)> {
 pub mod bench {
     use super::{FloodDetector, FloodPolicy, IpAddr, SessionTag, UnixTime};
 
-    /// A [`FloodDetector`] reachable from outside the crate.
+    /// The flood detector, reachable from outside the crate for its bench.
     pub struct Detector(FloodDetector);
 
     impl Detector {
