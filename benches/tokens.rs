@@ -20,7 +20,7 @@ use criterion::{black_box, Criterion};
 use serde::{Deserialize, Serialize};
 
 use sealed_session::token::{
-    decode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId, MAX_TOKEN_BYTES, TIME_ORIGIN,
+    decode_claims, encode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId, MAX_TOKEN_BYTES,
 };
 use sealed_session::{Clock, KeyId, KeyRing, KeyState, Privilege, SessionKey, SystemClock, UnixTime};
 
@@ -43,46 +43,6 @@ fn reference_claims(iat: UnixTime) -> Claims {
         binding: BindingHash([9; 16]),
         flags: Flags(Flags::BIND_IP | Flags::BIND_USER_AGENT),
         app_data: Vec::new(),
-    }
-}
-
-/// The claims encoding of spec/format.md, for the peers that seal bytes (field order is the
-/// spec's; checked against sealed-session's own plaintext in `Fixture::new`).
-#[derive(Serialize)]
-struct Wire<'a> {
-    session_id: [u8; 16],
-    privilege: u8,
-    flags: u8,
-    issued_at: u64,
-    expires_in: u32,
-    session_deadline_in: u32,
-    authenticated_ago: u32,
-    epoch_offset: u32,
-    binding: [u8; 16],
-    subject: &'a str,
-    app_data: &'a [u8],
-}
-
-impl<'a> Wire<'a> {
-    fn of(c: &'a Claims) -> Self {
-        let issued = c.issued_at.0 - TIME_ORIGIN.0;
-        Self {
-            session_id: c.session_id.0,
-            privilege: c.privilege.as_u8(),
-            flags: c.flags.0,
-            issued_at: issued,
-            expires_in: u32::try_from(c.expires_at.0 - c.issued_at.0).unwrap(),
-            session_deadline_in: u32::try_from(c.session_deadline.0 - c.issued_at.0).unwrap(),
-            authenticated_ago: u32::try_from(c.issued_at.0 - c.authenticated_at.0).unwrap(),
-            epoch_offset: u32::try_from(c.epoch.0 - issued / 3600).unwrap(),
-            binding: c.binding.0,
-            subject: c.subject.as_deref().unwrap_or(""),
-            app_data: &c.app_data,
-        }
-    }
-
-    fn encode<'b>(&self, buf: &'b mut [u8]) -> &'b mut [u8] {
-        postcard::to_slice(self, buf).unwrap()
     }
 }
 
@@ -168,11 +128,10 @@ impl Fixture {
 
         let seal_key = seal_subkey(&MASTER);
         let (_, plaintext) = floor_open(&seal_key, &token);
-        let mut buf = [0u8; 128];
         assert_eq!(
-            Wire::of(&claims).encode(&mut buf),
-            &plaintext[..],
-            "bench encoding differs from the spec's"
+            encoded(&claims),
+            plaintext,
+            "the peers seal the same bytes the token does"
         );
 
         let cookie_key = cookie::Key::derive_from(&MASTER);
@@ -233,9 +192,15 @@ impl Fixture {
     }
 }
 
+/// The claims plaintext the token seals, for the peers to seal too.
+fn encoded(claims: &Claims) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    encode_claims(claims, &mut out).unwrap();
+    out
+}
+
 fn cookie_value(claims: &Claims) -> String {
-    let mut buf = [0u8; 128];
-    URL_SAFE_NO_PAD.encode(Wire::of(claims).encode(&mut buf))
+    URL_SAFE_NO_PAD.encode(encoded(claims))
 }
 
 fn paseto_mint(key: &pasetors::keys::SymmetricKey<pasetors::version4::V4>, claims: &JsonClaims) -> String {
@@ -244,9 +209,12 @@ fn paseto_mint(key: &pasetors::keys::SymmetricKey<pasetors::version4::V4>, claim
 }
 
 fn branca_mint(claims: &Claims) -> String {
-    let mut buf = [0u8; 128];
-    let bytes = Wire::of(claims).encode(&mut buf);
-    branca::encode(bytes, &MASTER, u32::try_from(claims.issued_at.0).unwrap()).unwrap()
+    branca::encode(
+        &encoded(claims),
+        &MASTER,
+        u32::try_from(claims.issued_at.0).unwrap(),
+    )
+    .unwrap()
 }
 
 fn unexpired(c: Claims, now: UnixTime) -> Option<Claims> {

@@ -267,6 +267,9 @@ pub enum KeyRingError {
     /// The primary key must be replaced (promote another) before it can be retired.
     #[error("the primary key cannot be retired; promote another key first")]
     RetirePrimary,
+    /// Only a retired key can be reinstated.
+    #[error("only a retired key can be reinstated")]
+    NotRetired,
 }
 
 impl KeyRingError {
@@ -279,6 +282,7 @@ impl KeyRingError {
             Self::NoSuchKey => "no key with that id",
             Self::PromoteRetired => "a retired key cannot be promoted",
             Self::RetirePrimary => "the primary key cannot be retired; promote another key first",
+            Self::NotRetired => "only a retired key can be reinstated",
         }
     }
 }

@@ -102,6 +102,14 @@ fn keys_add_promote_retire_list_round_trip() {
         assert!(!list.contains(&s));
     }
 
+    // A retirement can be undone: the key opens tokens again, as accept-only.
+    ok(&["keys", "--file", &p, "reinstate", "1"]);
+    let list = ok(&["keys", "--file", &p, "list"]);
+    assert_eq!(list, "1 accept-only\n2 primary\n9 accept-only\n");
+    let not_retired = cli(&["keys", "--file", &p, "reinstate", "2"]);
+    assert_eq!(not_retired.status.code(), Some(2));
+    assert!(stderr(&not_retired).contains("only a retired key"));
+
     let primary = cli(&["keys", "--file", &p, "retire", "2"]);
     assert_eq!(primary.status.code(), Some(2));
     assert!(stderr(&primary).contains("primary key cannot be retired"));

@@ -224,6 +224,35 @@ impl KeyRing {
         Ok(())
     }
 
+    /// Undoes a retirement: `id` opens tokens again, as accept-only (a mistaken retirement,
+    /// or an old data directory whose snapshot needs the key, can be recovered from).
+    ///
+    /// # Errors
+    /// [`KeyRingError::NoSuchKey`] for an unknown id, [`KeyRingError::NotRetired`] for a key
+    /// that is not retired.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeyState, SessionKey};
+    /// let mut ring = KeyRing::generate()?;
+    /// ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate()?)?;
+    /// ring.retire(KeyId(2))?;
+    /// ring.reinstate(KeyId(2))?;
+    /// assert!(ring.states().contains(&(KeyId(2), KeyState::AcceptOnly)));
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn reinstate(&mut self, id: KeyId) -> Result<(), ConfigError> {
+        let key = self
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or(KeyRingError::NoSuchKey)?;
+        if key.state != KeyState::Retired {
+            return Err(KeyRingError::NotRetired.into());
+        }
+        key.state = KeyState::AcceptOnly;
+        Ok(())
+    }
+
     /// The id of the minting key, if any.
     ///
     /// ```

@@ -32,6 +32,16 @@ pub mod aead;
 /// implementations' cross-checks.
 #[doc(hidden)]
 pub use claims::decode_claims;
+
+/// Appends the canonical claims encoding (the plaintext a token seals) to `out`. Not part of
+/// the API: the benches seal the same bytes with their peers' primitives.
+///
+/// # Errors
+/// Claims out of bounds, as [`Sealer::mint`] refuses them.
+#[doc(hidden)]
+pub fn encode_claims(claims: &Claims, out: &mut Vec<u8>) -> Result<(), crate::ConfigError> {
+    claims.encode_into(out)
+}
 pub use claims::{
     BindingHash, Claims, Epoch, Flags, Privilege, SessionId, TokenId, EPOCH_SECONDS, MAX_APP_DATA_LEN,
     MAX_SUBJECT_LEN, TIME_ORIGIN,

@@ -100,6 +100,8 @@ enum KeysAction {
     Promote { id: u8 },
     /// Retire a key: tokens under it stop opening.
     Retire { id: u8 },
+    /// Undo a retirement: the key opens tokens again, as accept-only.
+    Reinstate { id: u8 },
     /// List key ids and states (never secrets).
     List,
 }
@@ -205,6 +207,10 @@ fn keys(file: &Path, action: KeysAction) -> Result<(), CliError> {
         KeysAction::Retire { id } => {
             ring.retire(KeyId(id))?;
             format!("retired key id {id}")
+        }
+        KeysAction::Reinstate { id } => {
+            ring.reinstate(KeyId(id))?;
+            format!("reinstated key id {id} as accept-only")
         }
     };
     ring.replace_file(file)?;
