@@ -5,6 +5,7 @@
 //! with that message rather than passing silently. Run with
 //! `cargo test --all-features --test browser` (each test prints its outcome and evidence;
 //! add `-- --nocapture` to see them).
+#![cfg(feature = "web")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod browser_support;
