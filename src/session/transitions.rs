@@ -144,14 +144,7 @@ impl SessionManager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refresh(&self, session: Session, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
-        if session.grace_copy {
-            self.emit(
-                EventKind::GraceCopyRefused,
-                self.tag(session.session_id()),
-                client,
-            );
-            return Err(TransitionError::GraceCopy);
-        }
+        self.refuse_grace_copy(&session, client)?;
         let now = self.clock.now();
         self.check_rate(client, now)?;
         let level = session.privilege;
@@ -263,14 +256,7 @@ impl SessionManager {
         if session.claims.subject.is_none() || session.privilege == Privilege::Anonymous {
             return Err(TransitionError::NotAuthenticated);
         }
-        if session.grace_copy {
-            self.emit(
-                EventKind::GraceCopyRefused,
-                self.tag(session.session_id()),
-                client,
-            );
-            return Err(TransitionError::GraceCopy);
-        }
+        self.refuse_grace_copy(&session, client)?;
         self.check_rate(client, now)?;
         // The predecessor keeps the weaker-copy grace, so a request the browser already had
         // in flight during a step-up is served (at most authenticated) instead of being taken
@@ -305,6 +291,23 @@ impl SessionManager {
         } else {
             wanted
         }
+    }
+
+    /// A replaced token, accepted inside its grace window, changes nothing (spec/sessions.md §5).
+    fn refuse_grace_copy(
+        &self,
+        session: &Session,
+        client: &ClientContext<'_>,
+    ) -> Result<(), TransitionError> {
+        if !session.grace_copy {
+            return Ok(());
+        }
+        self.emit(
+            EventKind::GraceCopyRefused,
+            self.tag(session.session_id()),
+            client,
+        );
+        Err(TransitionError::GraceCopy)
     }
 
     fn check_rate(&self, client: &ClientContext<'_>, now: UnixTime) -> Result<(), TransitionError> {
