@@ -33,7 +33,7 @@ pub mod spec {
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{ClaimsError, ConfigError, FilterError, KeyRingError, PolicyError, Reason, Rejected};
-pub use keys::{KeyId, KeyRing, KeyState, Keys, SessionKey};
+pub use keys::{KeyId, KeyRing, KeySchedule, KeyState, Keys, SessionKey};
 pub use session::binding::{Binding, ClientContext};
 pub use session::builder::SessionManagerBuilder;
 pub use session::events::{CollectingSink, EventKind, EventSink, SecurityEvent, SessionTag, TracingSink};

@@ -225,3 +225,47 @@ fn a_key_file_readable_by_others_is_refused_with_chmod_advice() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn keys_are_scheduled_from_the_cli_and_too_early_activations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p) = keygen(dir.path());
+    let now = "1795000000";
+    let keys = |rest: &[&'static str]| -> Vec<String> {
+        ["keys", "--file", &p, "--now", now]
+            .iter()
+            .chain(rest)
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let run = |args: Vec<String>| cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let okv = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let early = run(keys(&["add", "--activate-in", "10m"]));
+    assert_eq!(early.status.code(), Some(2));
+    assert!(stderr(&early).contains("propagation delay"), "{}", stderr(&early));
+    okv(keys(&["add", "--activate-in", "10m", "--propagation", "5m"]));
+    okv(keys(&["add", "--activate-in", "2h"]));
+    let list = okv(keys(&["list"]));
+    assert!(
+        list.contains("2 accept-only activate=1795000600 (2026-11-18T11:16:40Z)"),
+        "{list}"
+    );
+    assert!(list.contains("3 accept-only activate=1795007200"), "{list}");
+    // Two hours later key 3 is in force as primary, key 1 and 2 accept-only.
+    let later = ok(&["keys", "--file", &p, "--now", "1795007200", "list"]);
+    assert!(later.contains("1 primary (now accept-only)"), "{later}");
+    assert!(later.contains("3 accept-only (now primary)"), "{later}");
+    // Retiring the listed primary is scheduled only if another key is primary by then.
+    let orphan = run(keys(&["retire", "1", "--retire-in", "1m"]));
+    assert_eq!(orphan.status.code(), Some(2), "{}", stdout(&orphan));
+    assert!(stderr(&orphan).contains("no other key would be primary"));
+    okv(keys(&["retire", "1", "--retire-in", "1d"]));
+    let list = ok(&["keys", "--file", &p, "--now", "1795086400", "list"]);
+    assert!(
+        list.contains("1 primary (now retired) retire=1795086400"),
+        "{list}"
+    );
+    for s in secrets(Path::new(&p)) {
+        assert!(!list.contains(&s), "never the secret");
+    }
+}

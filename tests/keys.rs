@@ -268,7 +268,7 @@ fn malformed_key_files_name_the_line_and_the_problem() {
         ),
         (
             format!("{h}\n1 primary {k} extra\n"),
-            "line 2: expected `<id> <primary|accept-only|retired> <base64 secret>`",
+            "line 2: unexpected field after the secret",
         ),
         (format!("{h}\n1 primary\n"), "line 2: expected `<id>"),
         // A ring with no primary is a property of the whole file, not of a line.
@@ -372,4 +372,44 @@ fn debug_never_shows_secrets_or_tokens() {
         );
     }
     assert!(opened_debug.contains("SessionId(..)") && opened_debug.contains("BindingHash(..)"));
+}
+
+#[test]
+fn scheduled_times_round_trip_through_the_key_file_and_bad_ones_name_the_line() {
+    let mut ring = KeyRing::generate().unwrap();
+    ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate().unwrap())
+        .unwrap();
+    let schedule = KeySchedule {
+        activate_at: Some(UnixTime(1_800_000_000)),
+        retire_at: Some(UnixTime(1_900_000_000)),
+    };
+    ring.set_schedule(KeyId(2), schedule).unwrap();
+    let text = ring.to_key_file_text();
+    assert!(
+        text.contains(" activate=1800000000 retire=1900000000\n"),
+        "{}",
+        text.as_str()
+    );
+    let back = KeyRing::parse(&text).unwrap();
+    assert_eq!(back.schedule(KeyId(2)), schedule);
+    assert_eq!(back.primary_id_at(UnixTime(1_799_999_999)), Some(KeyId(1)));
+    assert_eq!(back.primary_id_at(UnixTime(1_800_000_000)), Some(KeyId(2)));
+    assert_eq!(
+        back.primary_id_at(UnixTime(1_900_000_000)),
+        Some(KeyId(1)),
+        "key 2 retired: key 1 mints again"
+    );
+    let secret = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    for bad in [
+        "activate=",
+        "activate=01",
+        "activate=x",
+        "activate=1 activate=2",
+        "when=1",
+        "extra",
+    ] {
+        let text = format!("sealed-session-keys v1\n1 primary {secret} {bad}\n");
+        let err = KeyRing::parse(&text).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{bad}: {err}");
+    }
 }

@@ -7,8 +7,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use zeroize::Zeroizing;
 
+use crate::clock::UnixTime;
 use crate::error::ConfigError;
-use crate::keys::{KeyId, KeyRing, KeyState, SessionKey};
+use crate::keys::{KeyId, KeyRing, KeySchedule, KeyState, SessionKey};
 use crate::token::aead::KEY_LEN;
 
 /// First non-comment line of every key file.
@@ -42,11 +43,12 @@ pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
             seen_magic = true;
             continue;
         }
-        let (id, state, key) = parse_entry(line, entry)?;
+        let (id, state, key, schedule) = parse_entry(line, entry)?;
         ring.insert(id, state, key).map_err(|e| match e {
             ConfigError::KeyRing(problem) => bad(line, problem.message()),
             other => other,
         })?;
+        ring.set_schedule(id, schedule)?;
     }
     if !seen_magic {
         return Err(bad(1, "empty key file"));
@@ -55,16 +57,17 @@ pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
     Ok(ring)
 }
 
-fn parse_entry(line: usize, entry: &str) -> Result<(KeyId, KeyState, SessionKey), ConfigError> {
+type Entry = (KeyId, KeyState, SessionKey, KeySchedule);
+
+fn parse_entry(line: usize, entry: &str) -> Result<Entry, ConfigError> {
     let mut fields = entry.split_ascii_whitespace();
-    let (Some(id), Some(state), Some(secret), None) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
+    let (Some(id), Some(state), Some(secret)) = (fields.next(), fields.next(), fields.next()) else {
         return Err(bad(
             line,
-            "expected `<id> <primary|accept-only|retired> <base64 secret>`",
+            "expected `<id> <primary|accept-only|retired> <base64 secret> [activate=<t>] [retire=<t>]`",
         ));
     };
+    let schedule = parse_schedule(line, fields)?;
     let canonical = id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
     let id = Some(id)
         .filter(|_| canonical)
@@ -84,14 +87,54 @@ fn parse_entry(line: usize, entry: &str) -> Result<(KeyId, KeyState, SessionKey)
         .as_slice()
         .try_into()
         .map_err(|_| bad(line, "secret must decode to exactly 32 bytes"))?;
-    Ok((KeyId(id), state, SessionKey::from_bytes(array)))
+    Ok((KeyId(id), state, SessionKey::from_bytes(array), schedule))
 }
 
-pub(crate) fn render<'a>(keys: impl Iterator<Item = (KeyId, KeyState, &'a SessionKey)>) -> Zeroizing<String> {
+/// `activate=<t>` and `retire=<t>`, each at most once, `t` in Unix seconds written as plain
+/// decimal (one spelling per time, as for ids).
+fn parse_schedule<'a>(
+    line: usize,
+    fields: impl Iterator<Item = &'a str>,
+) -> Result<KeySchedule, ConfigError> {
+    let mut schedule = KeySchedule::default();
+    for field in fields {
+        let (name, value) = field
+            .split_once('=')
+            .ok_or(bad(line, "unexpected field after the secret"))?;
+        let canonical = !value.is_empty()
+            && value.bytes().all(|b| b.is_ascii_digit())
+            && (value == "0" || !value.starts_with('0'));
+        let time = Some(value)
+            .filter(|_| canonical)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(UnixTime)
+            .ok_or(bad(line, "a scheduled time is Unix seconds in plain decimal"))?;
+        let slot = match name {
+            "activate" => &mut schedule.activate_at,
+            "retire" => &mut schedule.retire_at,
+            _ => return Err(bad(line, "unknown field: expected activate=<t> or retire=<t>")),
+        };
+        if slot.replace(time).is_some() {
+            return Err(bad(line, "a scheduled time is given twice"));
+        }
+    }
+    Ok(schedule)
+}
+
+pub(crate) fn render<'a>(
+    keys: impl Iterator<Item = (KeyId, KeyState, &'a SessionKey, KeySchedule)>,
+) -> Zeroizing<String> {
     let mut out = Zeroizing::new(format!("# secret: keep this file mode 0600\n{MAGIC}\n"));
-    for (id, state, key) in keys {
+    for (id, state, key, schedule) in keys {
         let b64 = Zeroizing::new(STANDARD.encode(key.dangerous_expose_secret()));
-        out.push_str(&format!("{} {} {}\n", id.0, state.as_str(), b64.as_str()));
+        out.push_str(&format!("{} {} {}", id.0, state.as_str(), b64.as_str()));
+        if let Some(t) = schedule.activate_at {
+            out.push_str(&format!(" activate={}", t.0));
+        }
+        if let Some(t) = schedule.retire_at {
+            out.push_str(&format!(" retire={}", t.0));
+        }
+        out.push('\n');
     }
     out
 }

@@ -4,9 +4,11 @@
 pub(crate) mod file;
 mod handle;
 pub(crate) mod ring;
+mod schedule;
 mod secret;
 
 pub use handle::Keys;
 pub use ring::{KeyId, KeyRing, KeyState};
+pub use schedule::KeySchedule;
 pub(crate) use secret::RingKey;
 pub use secret::SessionKey;

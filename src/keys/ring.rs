@@ -5,7 +5,9 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+use super::schedule::{self, KeySchedule};
 use super::secret::{RingKey, SessionKey};
+use crate::clock::UnixTime;
 
 use crate::error::{ConfigError, KeyRingError, Reason};
 
@@ -268,6 +270,72 @@ impl KeyRing {
             .map(|k| k.id)
     }
 
+    /// Schedules a change of `id`'s state (see [`KeySchedule`]). A ring whose primary is
+    /// scheduled to retire needs another key activated by then, or minting stops at that time.
+    ///
+    /// # Errors
+    /// [`KeyRingError::NoSuchKey`] for an unknown id.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeySchedule, KeyState, UnixTime};
+    /// let mut ring = KeyRing::generate()?;
+    /// let at = Some(UnixTime(2_000_000_000));
+    /// ring.set_schedule(KeyId(1), KeySchedule { activate_at: None, retire_at: at })?;
+    /// assert_eq!(ring.schedule(KeyId(1)).retire_at, at);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn set_schedule(&mut self, id: KeyId, schedule: KeySchedule) -> Result<(), ConfigError> {
+        let key = self
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or(KeyRingError::NoSuchKey)?;
+        key.schedule = schedule;
+        Ok(())
+    }
+
+    /// The schedule of `id` (empty for an unknown id or an unscheduled key).
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing};
+    /// assert!(KeyRing::generate()?.schedule(KeyId(1)).is_empty());
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn schedule(&self, id: KeyId) -> KeySchedule {
+        self.get(id).map(|k| k.schedule).unwrap_or_default()
+    }
+
+    /// `(id, state)` of every key at `now`, with scheduled changes applied.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, KeySchedule, KeyState, SessionKey, UnixTime};
+    /// let mut ring = KeyRing::generate()?;
+    /// ring.set_schedule(KeyId(1), KeySchedule { activate_at: None, retire_at: Some(UnixTime(100)) })?;
+    /// assert_eq!(ring.states_at(UnixTime(100)), [(KeyId(1), KeyState::Retired)]);
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn states_at(&self, now: UnixTime) -> Vec<(KeyId, KeyState)> {
+        self.keys
+            .iter()
+            .map(|k| k.id)
+            .zip(schedule::states_at(self, now))
+            .collect()
+    }
+
+    /// The id of the key that mints at `now`, with scheduled changes applied.
+    ///
+    /// ```
+    /// use sealed_session::{KeyId, KeyRing, UnixTime};
+    /// assert_eq!(KeyRing::generate()?.primary_id_at(UnixTime(0)), Some(KeyId(1)));
+    /// # Ok::<(), sealed_session::ConfigError>(())
+    /// ```
+    pub fn primary_id_at(&self, now: UnixTime) -> Option<KeyId> {
+        self.states_at(now)
+            .into_iter()
+            .find(|(_, s)| *s == KeyState::Primary)
+            .map(|(id, _)| id)
+    }
+
     /// `(id, state)` of every key, in insertion order.
     ///
     /// ```
@@ -378,7 +446,7 @@ impl KeyRing {
     /// # Ok::<(), sealed_session::ConfigError>(())
     /// ```
     pub fn to_key_file_text(&self) -> Zeroizing<String> {
-        crate::keys::file::render(self.keys.iter().map(|k| (k.id, k.state, &k.secret)))
+        crate::keys::file::render(self.keys.iter().map(|k| (k.id, k.state, &k.secret, k.schedule)))
     }
 
     /// Checks the ring can mint.
@@ -407,14 +475,31 @@ impl KeyRing {
                 .keys
                 .iter()
                 .map(|k| {
-                    RingKey::new(
+                    let mut copy = RingKey::new(
                         k.id,
                         k.state,
                         SessionKey::from_bytes(*k.secret.dangerous_expose_secret()),
-                    )
+                    );
+                    copy.schedule = k.schedule;
+                    copy
                 })
                 .collect(),
         }
+    }
+
+    /// The ring as it is at `now`: scheduled activations and retirements applied, schedules
+    /// kept (a copy, secrets included, made only when a scheduled change is due).
+    pub(crate) fn in_force_at(&self, now: UnixTime) -> Self {
+        let mut ring = self.duplicate();
+        for (key, state) in ring.keys.iter_mut().zip(schedule::states_at(self, now)) {
+            key.state = state;
+        }
+        ring
+    }
+
+    /// `(id, listed state, schedule)` of every key, in insertion order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (KeyId, KeyState, KeySchedule)> + '_ {
+        self.keys.iter().map(|k| (k.id, k.state, k.schedule))
     }
 
     pub(crate) fn get(&self, id: KeyId) -> Option<&RingKey> {

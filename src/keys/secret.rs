@@ -8,6 +8,7 @@ use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::ring::{KeyId, KeyState};
+use super::schedule::KeySchedule;
 use crate::error::ConfigError;
 use crate::token::aead::KEY_LEN;
 
@@ -110,6 +111,8 @@ pub(crate) struct RingKey {
     pub(crate) snapshot: hmac::Key,
     /// Keys the session tags of security events (HMAC-SHA256, one key per primitive).
     pub(crate) session_tag: hmac::Key,
+    /// Scheduled state changes (activation, retirement).
+    pub(crate) schedule: KeySchedule,
 }
 
 impl RingKey {
@@ -130,6 +133,7 @@ impl RingKey {
             binding,
             snapshot,
             session_tag,
+            schedule: KeySchedule::default(),
         }
     }
 }

@@ -157,15 +157,16 @@ impl FileStore {
         let mut reseal = false;
         match fs::read(dir.join(SNAPSHOT_FILE)) {
             Ok(bytes) => {
-                let (snapshot, sealed_by) = match RevocationSnapshot::from_bytes_by(&bytes, &keys.load()) {
-                    Err(SnapshotError::UnknownKey) => {
-                        return Err(StoreError::SnapshotKeyMissing {
-                            dir: dir.display().to_string(),
-                            key_id: RevocationSnapshot::key_id_of(&bytes).map_or(0, |k| k.0),
-                        })
-                    }
-                    other => other?,
-                };
+                let (snapshot, sealed_by) =
+                    match RevocationSnapshot::from_bytes_by(&bytes, &keys.load_at(system_now())) {
+                        Err(SnapshotError::UnknownKey) => {
+                            return Err(StoreError::SnapshotKeyMissing {
+                                dir: dir.display().to_string(),
+                                key_id: RevocationSnapshot::key_id_of(&bytes).map_or(0, |k| k.0),
+                            })
+                        }
+                        other => other?,
+                    };
                 set.merge(&snapshot)?;
                 recovery.snapshot_loaded = true;
                 snapshot_len = bytes.len() as u64;
@@ -467,7 +468,7 @@ impl Inner {
         if st.len < min_len || (min_len > 0 && st.len == 0) {
             return Ok(());
         }
-        let bytes = self.set.snapshot().to_bytes(&self.keys.load())?;
+        let bytes = self.set.snapshot().to_bytes(&self.keys.load_at(system_now()))?;
         write_snapshot(&self.dir, &bytes)?;
         self.snapshot_len.store(bytes.len() as u64, Ordering::Relaxed);
         // The snapshot now holds every logged record; an empty log after a crash here is as
@@ -480,4 +481,10 @@ impl Inner {
         *synced = st.written;
         Ok(())
     }
+}
+
+/// The store keeps no clock of its own: which key seals its snapshot follows the schedule by
+/// the system time (any key the ring still accepts opens it again).
+fn system_now() -> crate::clock::UnixTime {
+    crate::clock::Clock::now(&crate::clock::SystemClock)
 }

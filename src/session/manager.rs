@@ -173,7 +173,7 @@ impl SessionManager {
 
     /// A keyed, non-reversible tag of a session id for events.
     pub(crate) fn tag(&self, id: &SessionId) -> Option<SessionTag> {
-        let ring = self.sealer.keys().load();
+        let ring = self.sealer.keys().load_at(self.clock.now());
         let key = ring.primary()?;
         let t = hmac::sign(&key.session_tag, &id.0);
         let mut out = [0u8; 8];

@@ -415,7 +415,9 @@ impl Sealer {
         plaintext: &[u8],
         nonce: [u8; NONCE_LEN],
     ) -> Result<SealedToken, ConfigError> {
-        let ring = self.keys.load();
+        let ring = self
+            .keys
+            .load_at(crate::clock::Clock::now(&crate::clock::SystemClock));
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
         self.seal_with(key, nonce, |out| {
             out.extend_from_slice(plaintext);
@@ -431,7 +433,7 @@ impl Sealer {
         mut claims: Claims,
         binding_input: Option<&[u8]>,
     ) -> Result<Sealed, ConfigError> {
-        let ring = self.keys.load();
+        let ring = self.keys.load_at(claims.issued_at);
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
         let nonce = fresh_nonce()?;
         claims.binding = match binding_input {
@@ -448,7 +450,7 @@ impl Sealer {
     }
 
     fn mint_with_nonce(&self, claims: &Claims, nonce: [u8; NONCE_LEN]) -> Result<SealedToken, ConfigError> {
-        let ring = self.keys.load();
+        let ring = self.keys.load_at(claims.issued_at);
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
         self.seal_with(key, nonce, |out| claims.encode_into(out))
     }
@@ -497,7 +499,7 @@ impl Sealer {
 
     /// Opens in place: the 429-byte buffer is decrypted where it lies, never moved.
     fn open_parsed(&self, token: &mut UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
-        let ring = self.keys.load();
+        let ring = self.keys.load_at(now);
         let key = ring.opening_key(token.key_id())?;
         let parts = token.parts_mut().ok_or(Reason::Malformed)?;
         let aad = self.aad(parts.header);

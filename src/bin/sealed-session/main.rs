@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use sealed_session::token::{BindingHash, Claims, Epoch, Flags, Privilege, Sealer, SessionId};
 use sealed_session::{
-    Clock, ConfigError, KeyId, KeyRing, KeyState, Reason, SessionKey, SystemClock, UnixTime,
+    Clock, ConfigError, KeyId, KeyRing, KeySchedule, KeyState, Reason, SessionKey, SystemClock, UnixTime,
 };
 use zeroize::Zeroizing;
 
@@ -40,6 +40,9 @@ enum Command {
         /// The key file (rewritten atomically, mode 0600).
         #[arg(long)]
         file: PathBuf,
+        /// Current time in Unix seconds, for scheduling [default: the system clock].
+        #[arg(long)]
+        now: Option<u64>,
         #[command(subcommand)]
         action: KeysAction,
     },
@@ -95,11 +98,27 @@ enum KeysAction {
         /// State of the new key; `primary` demotes the current primary to accept-only.
         #[arg(long, value_enum, default_value_t = NewState::AcceptOnly)]
         state: NewState,
+        /// Make the key primary on every node at once, this long from now (e.g. `2h`): the
+        /// key is distributed first, as accept-only.
+        #[arg(long, value_parser = parse_duration, conflicts_with = "state")]
+        activate_in: Option<u64>,
+        /// How long every node needs to receive the key file; an activation sooner than this
+        /// is refused.
+        #[arg(long, value_parser = parse_duration, default_value = "1h")]
+        propagation: u64,
     },
     /// Make a key primary; the previous primary becomes accept-only.
     Promote { id: u8 },
-    /// Retire a key: tokens under it stop opening.
-    Retire { id: u8 },
+    /// Retire a key: tokens under it stop opening (now, or at a scheduled time).
+    Retire {
+        id: u8,
+        /// Retire at this Unix time instead of now.
+        #[arg(long, conflicts_with = "retire_in")]
+        at: Option<u64>,
+        /// Retire this long from now (e.g. `25h`) instead of now.
+        #[arg(long, value_parser = parse_duration)]
+        retire_in: Option<u64>,
+    },
     /// Undo a retirement: the key opens tokens again, as accept-only.
     Reinstate { id: u8 },
     /// List key ids and states (never secrets).
@@ -152,7 +171,9 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Keygen { out, id } => keygen(&out, id),
-        Command::Keys { file, action } => keys(&file, action),
+        Command::Keys { file, now, action } => {
+            keys(&file, now.map_or_else(|| SystemClock.now(), UnixTime), action)
+        }
         Command::Inspect {
             sealer,
             leeway,
@@ -180,33 +201,83 @@ fn keygen(out: &Path, id: u8) -> Result<(), CliError> {
     Ok(())
 }
 
-fn keys(file: &Path, action: KeysAction) -> Result<(), CliError> {
+fn keys(file: &Path, now: UnixTime, action: KeysAction) -> Result<(), CliError> {
     let mut ring = KeyRing::from_file(file)?;
     let message = match action {
         KeysAction::List => {
-            for (id, state) in ring.states() {
-                println!("{} {}", id.0, state.as_str());
+            for ((id, state), (_, in_force)) in ring.states().into_iter().zip(ring.states_at(now)) {
+                println!(
+                    "{}",
+                    render::key_line(id.0, state.as_str(), in_force.as_str(), ring.schedule(id))
+                );
             }
             return Ok(());
         }
-        KeysAction::Add { id, state } => {
+        KeysAction::Add {
+            id,
+            state,
+            activate_in,
+            propagation,
+        } => {
             let id = match id {
                 Some(id) => id,
                 None => next_id(&ring)?,
             };
             ring.insert(KeyId(id), KeyState::AcceptOnly, SessionKey::generate()?)?;
-            if matches!(state, NewState::Primary) {
-                ring.promote(KeyId(id))?;
+            if let Some(delay) = activate_in {
+                if delay < propagation {
+                    return Err(CliError::Usage(
+                        "the activation is sooner than the propagation delay: every node must have the key \
+                         file before the key mints (raise --activate-in, or lower --propagation if nodes \
+                         reload faster)",
+                    ));
+                }
+                let at = now.saturating_add(std::time::Duration::from_secs(delay));
+                ring.set_schedule(
+                    KeyId(id),
+                    KeySchedule {
+                        activate_at: Some(at),
+                        retire_at: None,
+                    },
+                )?;
+                format!(
+                    "added key id {id}, primary from {} (Unix {})",
+                    render::time(at.0),
+                    at.0
+                )
+            } else {
+                if matches!(state, NewState::Primary) {
+                    ring.promote(KeyId(id))?;
+                }
+                format!("added key id {id}")
             }
-            format!("added key id {id}")
         }
         KeysAction::Promote { id } => {
             ring.promote(KeyId(id))?;
             format!("promoted key id {id}")
         }
-        KeysAction::Retire { id } => {
-            ring.retire(KeyId(id))?;
-            format!("retired key id {id}")
+        KeysAction::Retire { id, at, retire_in } => {
+            let when = at
+                .map(UnixTime)
+                .or(retire_in.map(|d| now.saturating_add(std::time::Duration::from_secs(d))));
+            match when {
+                None => {
+                    ring.retire(KeyId(id))?;
+                    format!("retired key id {id}")
+                }
+                Some(at) => {
+                    let mut schedule = ring.schedule(KeyId(id));
+                    schedule.retire_at = Some(at);
+                    ring.set_schedule(KeyId(id), schedule)?;
+                    // Minting must not stop: some other key must be primary at that time.
+                    if ring.primary_id_at(at).is_none() {
+                        return Err(CliError::Usage(
+                            "no other key would be primary once this one retires: add a key with --activate-in first",
+                        ));
+                    }
+                    format!("key id {id} retires at {} (Unix {})", render::time(at.0), at.0)
+                }
+            }
         }
         KeysAction::Reinstate { id } => {
             ring.reinstate(KeyId(id))?;
@@ -216,6 +287,26 @@ fn keys(file: &Path, action: KeysAction) -> Result<(), CliError> {
     ring.replace_file(file)?;
     println!("{message}");
     Ok(())
+}
+
+/// `90`, `90s`, `30m`, `2h` or `7d`, in seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?} (e.g. 90s, 30m, 2h, 7d)"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit in {text:?}: use s, m, h or d")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("duration too long: {text:?}"))
 }
 
 fn next_id(ring: &KeyRing) -> Result<u8, CliError> {

@@ -89,6 +89,32 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One `keys list` line: id, listed state, the state in force now when it differs, and the
+/// schedule. Never the secret.
+pub(crate) fn key_line(
+    id: u8,
+    listed: &str,
+    in_force: &str,
+    schedule: sealed_session::KeySchedule,
+) -> String {
+    let mut line = format!("{id} {listed}");
+    if in_force != listed {
+        line.push_str(&format!(" (now {in_force})"));
+    }
+    if let Some(t) = schedule.activate_at {
+        line.push_str(&format!(" activate={} ({})", t.0, time(t.0)));
+    }
+    if let Some(t) = schedule.retire_at {
+        line.push_str(&format!(" retire={} ({})", t.0, time(t.0)));
+    }
+    line
+}
+
+/// Unix seconds as RFC 3339 UTC, or the number itself past year 9999.
+pub(crate) fn time(secs: u64) -> String {
+    rfc3339(secs).unwrap_or_else(|| secs.to_string())
+}
+
 /// UTC date and time of Unix seconds for years up to 9999 (`None` beyond), by the
 /// days-to-civil algorithm of H. Hinnant, "chrono-Compatible Low-Level Date Algorithms".
 fn rfc3339(secs: u64) -> Option<String> {
