@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,17 @@ fn start(dir: &Path, key_file: &Path, clock: &ManualClock) -> Node {
         .build()
         .unwrap();
     Node { manager, store }
+}
+
+/// A key file holding key 1 as primary, and where the node's data directory goes.
+fn key_file_with_key_1(dir: &Path) -> (PathBuf, PathBuf) {
+    let key_file = dir.join("keys");
+    KeyRing::empty()
+        .with_key(KeyId(1), KeyState::Primary, SessionKey::generate().unwrap())
+        .unwrap()
+        .write_new_file(&key_file)
+        .unwrap();
+    (key_file, dir.join("data"))
 }
 
 fn edit(key_file: &Path, change: impl FnOnce(&mut KeyRing)) {
@@ -88,13 +99,7 @@ fn check(node: &Node, live: &[(String, KeyId)], revoked: &[(String, KeyId)], ret
 #[test]
 fn the_operators_rotation_survives_a_restart_after_every_step() {
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("keys");
-    let data = dir.path().join("data");
-    KeyRing::empty()
-        .with_key(KeyId(1), KeyState::Primary, SessionKey::generate().unwrap())
-        .unwrap()
-        .write_new_file(&key_file)
-        .unwrap();
+    let (key_file, data) = key_file_with_key_1(dir.path());
     let clock = ManualClock::new(T0);
     let (mut live, mut revoked) = (Vec::new(), Vec::new());
     let mut node = start(&data, &key_file, &clock);
@@ -137,13 +142,7 @@ fn the_operators_rotation_survives_a_restart_after_every_step() {
 #[test]
 fn a_snapshot_under_a_retired_key_is_resealed_not_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("keys");
-    let data = dir.path().join("data");
-    KeyRing::empty()
-        .with_key(KeyId(1), KeyState::Primary, SessionKey::generate().unwrap())
-        .unwrap()
-        .write_new_file(&key_file)
-        .unwrap();
+    let (key_file, data) = key_file_with_key_1(dir.path());
     let clock = ManualClock::new(T0);
     let (mut live, mut revoked) = (Vec::new(), Vec::new());
     let node = start(&data, &key_file, &clock);

@@ -18,8 +18,7 @@ use sealed_session::*;
 async fn login_cookie_has_every_secure_attribute() {
     let r = rig_default();
     let app = app(&r, |l| l);
-    let (_, cookies, headers, _) =
-        send(&app, request("POST", "/login", None).body(Body::empty()).unwrap()).await;
+    let (_, cookies, headers, _) = call(&app, "POST", "/login", None).await;
     assert_eq!(cookies.len(), 1);
     let c = &cookies[0];
     assert!(c.starts_with("__Host-session="), "{c}");
@@ -28,13 +27,7 @@ async fn login_cookie_has_every_secure_attribute() {
     }
     assert!(!c.to_ascii_lowercase().contains("domain="), "{c}");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
-    let (status, _, _, body) = send(
-        &app,
-        request("GET", "/account", Some(&pair(c)))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, _, _, body) = call(&app, "GET", "/account", Some(&pair(c))).await;
     assert_eq!(
         (status, body.as_str()),
         (StatusCode::OK, "account of Some(\"alice\")")
@@ -51,13 +44,7 @@ async fn duplicate_session_cookies_are_refused_as_a_whole() {
         format!("{good}; __Host-session=planted"),
         format!("__Host-session={value}; {good}"),
     ] {
-        let (status, _, _, _) = send(
-            &app,
-            request("GET", "/account", Some(&header_value))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (status, _, _, _) = call(&app, "GET", "/account", Some(&header_value)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "never take the first");
     }
     // Two separate Cookie headers count too.
@@ -76,12 +63,12 @@ async fn tokens_in_the_query_are_ignored_and_reported() {
     let good = login(&app).await;
     let token = good.split_once('=').unwrap().1;
     let uri = format!("/account?SID={token}");
-    let (status, cookies, _, _) = send(&app, request("GET", &uri, None).body(Body::empty()).unwrap()).await;
+    let (status, cookies, _, _) = call(&app, "GET", &uri, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(cookies.is_empty(), "a query token never becomes a cookie");
     assert!(r.events.saw(EventKind::TokenInUnexpectedPlace));
     let uri = format!("/whoami?next=/x&t={token}");
-    let (_, _, _, body) = send(&app, request("GET", &uri, None).body(Body::empty()).unwrap()).await;
+    let (_, _, _, body) = call(&app, "GET", &uri, None).await;
     assert_eq!(body, "anonymous");
 }
 
@@ -147,13 +134,7 @@ async fn foreign_origin_drops_elevation_and_is_refused() {
     let r = rig_default();
     let app = app(&r, |l| l);
     let cookie = login(&app).await;
-    let (_, cookies, _, _) = send(
-        &app,
-        request("POST", "/elevate", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, cookies, _, _) = call(&app, "POST", "/elevate", Some(&cookie)).await;
     let elevated = pair(&cookies[0]);
     let same_site =
         request("POST", "/transfer", Some(&elevated)).header(header::ORIGIN, "https://www.bank.test");
@@ -168,13 +149,7 @@ async fn foreign_origin_drops_elevation_and_is_refused() {
     assert_eq!((status, body.as_str()), (StatusCode::FORBIDDEN, ""));
     assert!(r.events.saw(EventKind::ForeignOrigin));
     let stepped = pair(&cookies[0]);
-    let (_, _, _, who) = send(
-        &app,
-        request("GET", "/whoami", Some(&stepped))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, _, _, who) = call(&app, "GET", "/whoami", Some(&stepped)).await;
     assert_eq!(who, "Some(\"alice\") Authenticated");
     // The elevated token itself is now only a weaker copy inside the grace window: it can
     // no longer act elevated, and after the window it is reuse.
@@ -202,11 +177,7 @@ async fn every_refusal_looks_the_same() {
     let r = rig_default();
     let app = app(&r, |l| l);
     let good = login(&app).await;
-    let (_, _, _, baseline) = send(
-        &app,
-        request("GET", "/account", None).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, _, _, baseline) = call(&app, "GET", "/account", None).await;
     let mut bad = good.clone();
     bad.pop();
     bad.push(if good.ends_with('A') { 'B' } else { 'A' });
@@ -233,13 +204,7 @@ async fn every_refusal_looks_the_same() {
     assert_eq!(baseline, "unauthorized");
     let fresh = login(&app).await;
     r.clock.advance(Duration::from_secs(3600));
-    let (status, cookies, _, body) = send(
-        &app,
-        request("GET", "/account", Some(&fresh))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, cookies, _, body) = call(&app, "GET", "/account", Some(&fresh)).await;
     assert_eq!((status, body), (StatusCode::UNAUTHORIZED, baseline));
     assert!(cookies[0].contains("Max-Age=0"), "a refused cookie is deleted");
 }
@@ -250,26 +215,13 @@ async fn rotation_writes_a_replacement_cookie() {
     let app = app(&r, |l| l);
     let first = login(&app).await;
     r.clock.advance(Duration::from_secs(61));
-    let (status, cookies, headers, _) = send(
-        &app,
-        request("GET", "/account", Some(&first))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, cookies, headers, _) = call(&app, "GET", "/account", Some(&first)).await;
     assert_eq!(status, StatusCode::OK);
     let second = pair(&cookies[0]);
     assert_ne!(first, second);
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(
-        send(
-            &app,
-            request("GET", "/account", Some(&second))
-                .body(Body::empty())
-                .unwrap()
-        )
-        .await
-        .0,
+        call(&app, "GET", "/account", Some(&second)).await.0,
         StatusCode::OK
     );
 }
@@ -279,13 +231,7 @@ async fn logout_clears_the_cookie_and_kills_the_token() {
     let r = rig_default();
     let app = app(&r, |l| l);
     let cookie = login(&app).await;
-    let (status, cookies, headers, _) = send(
-        &app,
-        request("POST", "/logout", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, cookies, headers, _) = call(&app, "POST", "/logout", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         cookies[0].starts_with("__Host-session=;") && cookies[0].contains("Max-Age=0"),
@@ -294,14 +240,7 @@ async fn logout_clears_the_cookie_and_kills_the_token() {
     );
     assert_eq!(headers["clear-site-data"], "\"cache\", \"cookies\"");
     assert_eq!(
-        send(
-            &app,
-            request("GET", "/account", Some(&cookie))
-                .body(Body::empty())
-                .unwrap()
-        )
-        .await
-        .0,
+        call(&app, "GET", "/account", Some(&cookie)).await.0,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -323,20 +262,12 @@ async fn cookie_names_are_checked_and_insecure_http_drops_the_prefix() {
         );
     }
     let plain = app(&r, |l| l.dangerous_insecure_http());
-    let (_, cookies, headers, _) = send(
-        &plain,
-        request("POST", "/login", None).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, cookies, headers, _) = call(&plain, "POST", "/login", None).await;
     assert!(cookies[0].starts_with("session="), "{}", cookies[0]);
     assert!(!cookies[0].contains("Secure"));
     assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
     let named = app(&r, |l| l.with_cookie_name("__Host-bank").unwrap());
-    let (_, cookies, _, _) = send(
-        &named,
-        request("POST", "/login", None).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, cookies, _, _) = call(&named, "POST", "/login", None).await;
     assert!(cookies[0].starts_with("__Host-bank="), "{}", cookies[0]);
 }
 
@@ -346,13 +277,7 @@ async fn the_layer_maintains_the_revocation_filter_by_itself() {
     let r = rig_default();
     let app = app(&r, |l| l.with_maintenance_every(Some(Duration::from_secs(60))));
     let cookie = login(&app).await;
-    send(
-        &app,
-        request("POST", "/logout", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    call(&app, "POST", "/logout", Some(&cookie)).await;
     assert_eq!(r.store.set().generation_count(), 1);
     r.clock
         .advance(r.manager.policy().absolute_lifetime() + Duration::from_secs(2 * 3600));
@@ -377,11 +302,7 @@ async fn a_route_outside_the_layer_fails_loudly() {
         "/late",
         axum::routing::get(|s: sealed_session::web::MaybeSession| async move { format!("{:?}", s.0) }),
     );
-    let (status, _, _, body) = send(
-        &uncovered,
-        request("GET", "/late", None).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (status, _, _, body) = call(&uncovered, "GET", "/late", None).await;
     assert_eq!(
         (status, body.as_str()),
         (StatusCode::INTERNAL_SERVER_ERROR, "internal error")

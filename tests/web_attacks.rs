@@ -107,21 +107,13 @@ async fn login_csrf_from_any_other_origin_or_without_a_signal_is_refused() {
 async fn hsts_goes_out_with_secure_cookies_only() {
     let r = rig_default();
     let secure = app(&r, |l| l);
-    let (_, _, headers, _) = send(
-        &secure,
-        request("GET", "/whoami", None).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, _, headers, _) = call(&secure, "GET", "/whoami", None).await;
     assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
     let plain = app(&r, |l| l.dangerous_insecure_http());
-    let (_, _, headers, _) = send(
-        &plain,
-        request("GET", "/whoami", None).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, _, headers, _) = call(&plain, "GET", "/whoami", None).await;
     assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
     let off = app(&r, |l| l.without_hsts());
-    let (_, _, headers, _) = send(&off, request("GET", "/whoami", None).body(Body::empty()).unwrap()).await;
+    let (_, _, headers, _) = call(&off, "GET", "/whoami", None).await;
     assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
 }
 
@@ -168,34 +160,16 @@ async fn a_lapsed_elevation_leaves_no_power_in_the_old_token() {
     let r = rig_default();
     let app = app(&r, |l| l);
     let cookie = login(&app).await;
-    let (_, cookies, _, _) = send(
-        &app,
-        request("POST", "/elevate", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, cookies, _, _) = call(&app, "POST", "/elevate", Some(&cookie)).await;
     let elevated = pair(&cookies[0]);
     r.clock
         .advance(r.manager.policy().elevated_ttl() + Duration::from_secs(1));
     // One request after the lapse rotates the session to authenticated...
-    let (_, cookies, _, who) = send(
-        &app,
-        request("GET", "/whoami", Some(&elevated))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, cookies, _, who) = call(&app, "GET", "/whoami", Some(&elevated)).await;
     assert_eq!(who, "Some(\"alice\") Authenticated");
     let successor = pair(&cookies[0]);
     // ...and the old elevated token, inside the grace window, cannot transfer.
-    let (status, _, _, body) = send(
-        &app,
-        request("POST", "/transfer", Some(&elevated))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, _, _, body) = call(&app, "POST", "/transfer", Some(&elevated)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_ne!(body, "transferred");
     // A foreign-origin request with it forks nothing: no new token is minted for it.
@@ -207,22 +181,10 @@ async fn a_lapsed_elevation_leaves_no_power_in_the_old_token() {
         "a grace copy never gets a successor"
     );
     // Nor does a step-down or logout-everywhere attempt through it.
-    let (status, cookies, _, _) = send(
-        &app,
-        request("POST", "/step-down", Some(&elevated))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, cookies, _, _) = call(&app, "POST", "/step-down", Some(&elevated)).await;
     assert!(status.is_client_error(), "{status}");
     assert!(!has_session_cookie(&cookies));
-    let (status, _, _, _) = send(
-        &app,
-        request("GET", "/account", Some(&successor))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, _, _, _) = call(&app, "GET", "/account", Some(&successor)).await;
     assert_eq!(status, StatusCode::OK, "the live branch is unharmed");
 }
 
@@ -257,33 +219,15 @@ async fn pages_of_a_session_are_never_cached() {
     let r = rig_default();
     let app = app(&r, |l| l);
     let cookie = login(&app).await;
-    let (status, cookies, headers, _) = send(
-        &app,
-        request("GET", "/account", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, cookies, headers, _) = call(&app, "GET", "/account", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(cookies.is_empty(), "no cookie is set on this response");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     for refused in ["__Host-session=garbage", "__Host-session=\"quoted\""] {
-        let (_, _, headers, _) = send(
-            &app,
-            request("GET", "/whoami", Some(refused))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (_, _, headers, _) = call(&app, "GET", "/whoami", Some(refused)).await;
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     }
-    let (_, _, headers, _) = send(
-        &app,
-        request("POST", "/logout", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, _, headers, _) = call(&app, "POST", "/logout", Some(&cookie)).await;
     assert_eq!(headers["clear-site-data"], "\"cache\", \"cookies\"");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
 }
@@ -293,24 +237,12 @@ async fn no_client_input_produces_a_server_error() {
     let r = rig(Policy::default().with_rotation(Rotation::EveryRequest));
     let app = app(&r, |l| l);
     let authenticated = login(&app).await;
-    let (_, c, _, _) = send(&app, request("GET", "/begin", None).body(Body::empty()).unwrap()).await;
+    let (_, c, _, _) = call(&app, "GET", "/begin", None).await;
     let anonymous = pair(&c[0]);
-    let (_, c, _, _) = send(
-        &app,
-        request("POST", "/elevate", Some(&login(&app).await))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, c, _, _) = call(&app, "POST", "/elevate", Some(&login(&app).await)).await;
     let elevated = pair(&c[0]);
     let revoked = login(&app).await;
-    send(
-        &app,
-        request("POST", "/logout", Some(&revoked))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    call(&app, "POST", "/logout", Some(&revoked)).await;
     let duplicate = format!("{authenticated}; {anonymous}");
     let cookies = [
         None,
@@ -391,21 +323,9 @@ async fn nothing_on_an_async_worker_waits_for_the_disk() {
     // Rotation, then reuse of the rotated-away token after the window.
     let cookie = login(&app).await;
     r.clock.advance(Duration::from_secs(61));
-    send(
-        &app,
-        request("GET", "/account", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    call(&app, "GET", "/account", Some(&cookie)).await;
     r.clock.advance(Duration::from_secs(30));
-    send(
-        &app,
-        request("GET", "/account", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    call(&app, "GET", "/account", Some(&cookie)).await;
     // A binding mismatch.
     let cookie = login(&app).await;
     send(
@@ -417,13 +337,7 @@ async fn nothing_on_an_async_worker_waits_for_the_disk() {
     .await;
     // A foreign-origin request with an elevated session (step-down).
     let cookie = login(&app).await;
-    let (_, c, _, _) = send(
-        &app,
-        request("POST", "/elevate", Some(&cookie))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, c, _, _) = call(&app, "POST", "/elevate", Some(&cookie)).await;
     let forged = request("POST", "/transfer", Some(&pair(&c[0]))).header(header::ORIGIN, "https://evil.test");
     assert_eq!(
         send(&app, forged.body(Body::empty()).unwrap()).await.0,

@@ -102,7 +102,6 @@ pub(crate) struct SourceLimiter {
     counts: Sketch,
 }
 
-#[allow(dead_code)] // wired into the manager next
 impl SourceLimiter {
     /// At most `max` operations per `window` per source.
     pub(crate) fn new(max: u32, window: Duration) -> Self {
@@ -119,6 +118,7 @@ impl SourceLimiter {
     }
 
     /// Heap bytes held; constant for the limiter's lifetime.
+    #[cfg(test)]
     pub(crate) fn memory_bytes(&self) -> usize {
         self.counts.memory_bytes()
     }

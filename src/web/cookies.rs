@@ -1,7 +1,6 @@
 //! The session cookie: attributes on the way out, strict parsing on the way in.
 
 use bytes::Bytes;
-use cookie::SameSite;
 use http::header::{HeaderMap, HeaderValue, COOKIE};
 use zeroize::Zeroizing;
 
@@ -51,7 +50,8 @@ pub(crate) enum Found<'h> {
 #[derive(Clone, Debug)]
 pub(crate) struct CookieSettings {
     name: String,
-    same_site: SameSite,
+    /// `SameSite=Strict` instead of the default `Lax`.
+    same_site_strict: bool,
     secure: bool,
 }
 
@@ -59,7 +59,7 @@ impl Default for CookieSettings {
     fn default() -> Self {
         Self {
             name: "__Host-session".into(),
-            same_site: SameSite::Lax,
+            same_site_strict: false,
             secure: true,
         }
     }
@@ -70,7 +70,7 @@ impl CookieSettings {
     /// navigations from other sites, e.g. links in e-mail).
     #[must_use]
     pub(crate) fn with_same_site_strict(mut self) -> Self {
-        self.same_site = SameSite::Strict;
+        self.same_site_strict = true;
         self
     }
 
@@ -142,10 +142,7 @@ impl CookieSettings {
     fn header(&self, value: &str, max_age: u64) -> Result<HeaderValue, CookieError> {
         use std::fmt::Write as _;
         let mut text = Zeroizing::new(String::with_capacity(self.name.len() + value.len() + 96));
-        let same_site = match self.same_site {
-            SameSite::Strict => "Strict",
-            _ => "Lax",
-        };
+        let same_site = if self.same_site_strict { "Strict" } else { "Lax" };
         // Writing to a String cannot fail.
         let _ = write!(text, "{}={}; Max-Age={}; Path=/", self.name, value, max_age);
         if self.secure {

@@ -116,6 +116,16 @@ pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Vec<String>,
     )
 }
 
+/// A bodiless request through `app`: [`send`] of [`request`].
+pub async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Vec<String>, http::HeaderMap, String) {
+    send(app, request(method, uri, cookie).body(Body::empty()).unwrap()).await
+}
+
 /// `name=value` from a Set-Cookie line, for the next request's Cookie header.
 pub fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
