@@ -22,6 +22,10 @@ pub(crate) const LABEL_BINDING: &[u8] = b"sealed-session/v1 binding";
 pub(crate) const LABEL_SNAPSHOT: &[u8] = b"sealed-session/v1 snapshot";
 /// HKDF info label of the HMAC-SHA256 subkey that tags session ids in security events.
 pub(crate) const LABEL_SESSION_TAG: &[u8] = b"sealed-session/v1 session-tag";
+/// HKDF info label of the HMAC-SHA256 subkey that authenticates revocation-feed records and
+/// shared snapshots published to a feed another party can write to (spec/revocation.md,
+/// "Redis feed").
+pub(crate) const LABEL_FEED: &[u8] = b"sealed-session/v1 feed";
 
 /// A 32-byte master secret. Not `Clone` (a secret should have one owner), zeroized on drop,
 /// redacted in `Debug`.
@@ -111,6 +115,9 @@ pub(crate) struct RingKey {
     pub(crate) snapshot: hmac::Key,
     /// Keys the session tags of security events (HMAC-SHA256, one key per primitive).
     pub(crate) session_tag: hmac::Key,
+    /// Authenticates revocation-feed records (HMAC-SHA256).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) feed: hmac::Key,
     /// Scheduled state changes (activation, retirement).
     pub(crate) schedule: KeySchedule,
 }
@@ -125,6 +132,9 @@ impl RingKey {
         let mut t = secret.derive(LABEL_SESSION_TAG);
         let session_tag = hmac::Key::new(hmac::HMAC_SHA256, t.as_ref());
         t.zeroize();
+        let mut f = secret.derive(LABEL_FEED);
+        let feed = hmac::Key::new(hmac::HMAC_SHA256, f.as_ref());
+        f.zeroize();
         Self {
             id,
             state,
@@ -133,6 +143,7 @@ impl RingKey {
             binding,
             snapshot,
             session_tag,
+            feed,
             schedule: KeySchedule::default(),
         }
     }

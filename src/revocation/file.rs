@@ -291,6 +291,34 @@ impl FileStore {
     pub fn compact(&self) -> Result<(), StoreError> {
         self.inner.compact_if_longer(0)
     }
+
+    /// Makes every revocation taken so far durable, [`Durability::Background`] ones included:
+    /// appends what the writer has queued and fsyncs. Blocks on I/O.
+    ///
+    /// # Errors
+    /// The append or fsync failed (the store is then unusable until reopened).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// for i in 0..100u8 {
+    ///     store.revoke_with(Revocation::Id { epoch: Epoch(5), id: [i; 16] }, Durability::Background)?;
+    /// }
+    /// store.sync()?; // all 100 are on disk now
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let (seq, len) = {
+            let mut st = lock(&self.inner.state);
+            self.inner.append(&mut st, None)?
+        };
+        self.inner.sync_through(seq)?;
+        self.inner.maybe_compact(len);
+        Ok(())
+    }
 }
 
 impl Drop for FileStore {

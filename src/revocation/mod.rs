@@ -37,7 +37,7 @@ pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
 pub use pressure::{Pressure, PressureLevel};
 pub use set::RevocationSet;
 pub use snapshot::{GeometryError, RevocationSnapshot, SnapshotError};
-pub use store::{Durability, MemoryStore, Revocation, RevocationStore, StoreError};
+pub use store::{Durability, MemoryStore, Readiness, Revocation, RevocationStore, StoreError};
 
 #[cfg(test)]
 mod tests {

@@ -254,6 +254,59 @@ pub trait RevocationStore: Send + Sync {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn revoke_with(&self, revocation: Revocation, durability: Durability) -> Result<(), StoreError>;
+
+    /// Whether this node holds every revocation it must enforce, so a load balancer may send
+    /// it traffic. Stores without a feed are ready once open.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// let store = MemoryStore::new(FilterConfig::default())?;
+    /// assert!(store.readiness().is_ready());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn readiness(&self) -> Readiness {
+        Readiness::Ready
+    }
+}
+
+/// Whether a node's revocation state is complete enough to serve (its health check).
+///
+/// ```
+/// use sealed_session::revocation::Readiness;
+/// assert!(Readiness::Ready.is_ready());
+/// assert!(!Readiness::CatchingUp.is_ready());
+/// assert_eq!(Readiness::FeedUnavailable.to_string(), "revocation feed unreachable");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Readiness {
+    /// Local state loaded and the feed read up to where it stood: serve.
+    Ready,
+    /// Still loading local state or reading the feed.
+    CatchingUp,
+    /// The feed cannot be reached and the policy does not allow serving without it.
+    FeedUnavailable,
+}
+
+impl Readiness {
+    /// True for [`Readiness::Ready`].
+    ///
+    /// ```
+    /// assert!(sealed_session::revocation::Readiness::Ready.is_ready());
+    /// ```
+    pub fn is_ready(self) -> bool {
+        self == Self::Ready
+    }
+}
+
+impl core::fmt::Display for Readiness {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Ready => "ready",
+            Self::CatchingUp => "catching up with the revocation feed",
+            Self::FeedUnavailable => "revocation feed unreachable",
+        })
+    }
 }
 
 /// A store that keeps everything in memory: nothing survives a restart. For tests, and for

@@ -5,6 +5,7 @@ use core::fmt;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::clock::UnixTime;
 use crate::error::Reason;
 
 /// A short keyed hash of a session id, so logs can correlate events of one session without
@@ -85,6 +86,14 @@ pub enum EventKind {
     /// A revocation generation reached a new pressure level (spec/revocation.md, "Growth"):
     /// raise the filter capacity and find the source of the revocations.
     RevocationPressure(crate::revocation::PressureLevel),
+    /// A revocation-feed record or shared snapshot failed its MAC (someone who can write to
+    /// the feed but holds no key): it was ignored.
+    ForgedFeedRecord,
+    /// The revocation feed could not be reached; this node serves from what it has.
+    FeedUnavailable,
+    /// The revocation feed came back with less than this node had seen (restarted empty, or
+    /// failed over to a lagging replica); this node republishes what it holds.
+    FeedRegressed,
 }
 
 /// One security event.
@@ -110,6 +119,30 @@ pub struct SecurityEvent {
     pub session: Option<SessionTag>,
     /// The client address, when known.
     pub source: Option<IpAddr>,
+    /// The subject concerned, for logout-everywhere.
+    pub subject: Option<String>,
+    /// The cutoff of a logout-everywhere or kill switch: tokens authenticated (issued) before
+    /// it are refused.
+    pub at: Option<UnixTime>,
+}
+
+impl SecurityEvent {
+    /// An event of `kind` with nothing else known.
+    ///
+    /// ```
+    /// use sealed_session::{EventKind, SecurityEvent};
+    /// let event = SecurityEvent::new(EventKind::Logout);
+    /// assert_eq!((event.session, event.source, event.subject, event.at), (None, None, None, None));
+    /// ```
+    pub fn new(kind: EventKind) -> Self {
+        Self {
+            kind,
+            session: None,
+            source: None,
+            subject: None,
+            at: None,
+        }
+    }
 }
 
 /// Receives security events (metrics, SIEM, alerting). Must be cheap and must not block.
@@ -156,11 +189,13 @@ impl EventSink for TracingSink {
     fn emit(&self, e: &SecurityEvent) {
         let session = e.session.map(|t| t.to_string());
         let source = e.source.map(|s| s.to_string());
+        let subject = e.subject.as_deref();
+        let at = e.at.map(|t| t.0);
         match e.kind {
             EventKind::Login | EventKind::Elevation | EventKind::StepDown | EventKind::Logout => {
                 tracing::info!(target: "sealed_session::security", kind = ?e.kind, session, source)
             }
-            _ => tracing::warn!(target: "sealed_session::security", kind = ?e.kind, session, source),
+            _ => tracing::warn!(target: "sealed_session::security", kind = ?e.kind, session, source, subject, at),
         }
     }
 }
@@ -170,7 +205,7 @@ impl EventSink for TracingSink {
 /// ```
 /// use sealed_session::{CollectingSink, EventKind, EventSink, SecurityEvent};
 /// let sink = CollectingSink::new();
-/// sink.emit(&SecurityEvent { kind: EventKind::Logout, session: None, source: None });
+/// sink.emit(&SecurityEvent::new(EventKind::Logout));
 /// assert!(sink.saw(EventKind::Logout));
 /// ```
 #[derive(Debug, Default)]
@@ -191,8 +226,8 @@ impl CollectingSink {
     /// ```
     /// use sealed_session::{CollectingSink, EventKind, EventSink, SecurityEvent};
     /// let sink = CollectingSink::new();
-    /// sink.emit(&SecurityEvent { kind: EventKind::Login, session: None, source: None });
-    /// sink.emit(&SecurityEvent { kind: EventKind::Logout, session: None, source: None });
+    /// sink.emit(&SecurityEvent::new(EventKind::Login));
+    /// sink.emit(&SecurityEvent::new(EventKind::Logout));
     /// let kinds: Vec<_> = sink.events().iter().map(|e| e.kind).collect();
     /// assert_eq!(kinds, [EventKind::Login, EventKind::Logout]);
     /// ```
@@ -205,7 +240,7 @@ impl CollectingSink {
     /// ```
     /// use sealed_session::{CollectingSink, EventKind, EventSink, SecurityEvent};
     /// let sink = CollectingSink::new();
-    /// sink.emit(&SecurityEvent { kind: EventKind::KillSwitch, session: None, source: None });
+    /// sink.emit(&SecurityEvent::new(EventKind::KillSwitch));
     /// assert!(sink.saw(EventKind::KillSwitch));
     /// assert!(!sink.saw(EventKind::Login));
     /// ```

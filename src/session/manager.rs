@@ -183,9 +183,25 @@ impl SessionManager {
 
     pub(crate) fn emit(&self, kind: EventKind, session: Option<SessionTag>, client: &ClientContext<'_>) {
         self.events.emit(&SecurityEvent {
-            kind,
             session,
             source: client.ip,
+            ..SecurityEvent::new(kind)
+        });
+    }
+
+    /// Emits an event naming the subject and cutoff (logout-everywhere, kill switch).
+    pub(crate) fn emit_cutoff(
+        &self,
+        kind: EventKind,
+        subject: Option<&str>,
+        at: UnixTime,
+        client: &ClientContext<'_>,
+    ) {
+        self.events.emit(&SecurityEvent {
+            source: client.ip,
+            subject: subject.map(str::to_owned),
+            at: Some(at),
+            ..SecurityEvent::new(kind)
         });
     }
 

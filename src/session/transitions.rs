@@ -212,7 +212,7 @@ impl SessionManager {
             subject: subject.to_owned(),
             cutoff,
         })?;
-        self.emit(EventKind::LogoutEverywhere, None, client);
+        self.emit_cutoff(EventKind::LogoutEverywhere, Some(subject), cutoff, client);
         Ok(())
     }
 
@@ -241,7 +241,7 @@ impl SessionManager {
     pub fn kill_switch(&self, before: UnixTime, client: &ClientContext<'_>) -> Result<(), TransitionError> {
         let before = before.min(self.clock.now().saturating_add(CUTOFF_RESOLUTION));
         self.store.revoke(Revocation::KillSwitch { before })?;
-        self.emit(EventKind::KillSwitch, None, client);
+        self.emit_cutoff(EventKind::KillSwitch, None, before, client);
         Ok(())
     }
 
