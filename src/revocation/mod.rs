@@ -35,7 +35,7 @@ mod writer;
 pub use config::FilterConfig;
 pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
 pub use pressure::{Pressure, PressureLevel};
-pub use set::RevocationSet;
+pub use set::{GenerationStats, RevocationSet};
 pub use snapshot::{GeometryError, RevocationSnapshot, SnapshotError};
 pub use store::{Durability, MemoryStore, Readiness, Revocation, RevocationStore, StoreError};
 

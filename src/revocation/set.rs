@@ -41,6 +41,32 @@ impl Table {
     }
 }
 
+/// One generation of a [`RevocationSet`], as [`RevocationSet::generations`] reports it.
+///
+/// ```
+/// # use sealed_session::revocation::*;
+/// # use sealed_session::token::Epoch;
+/// # let store = MemoryStore::new(FilterConfig::default())?;
+/// store.revoke(Revocation::Id { epoch: Epoch(7), id: [1; 16] })?;
+/// let stats: GenerationStats = store.set().generations()[0];
+/// assert_eq!(stats.estimated_len, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct GenerationStats {
+    /// The generation number (the epoch divided by the epochs per generation).
+    pub number: u64,
+    /// Filters it has grown.
+    pub filters: usize,
+    /// Estimated ids it holds (from the bits set).
+    pub estimated_len: usize,
+    /// False-positive probability of one probe now.
+    pub false_positive_estimate: f64,
+    /// Bytes of filter bits.
+    pub memory_bytes: usize,
+}
+
 /// Revoked session and token ids, subject cutoffs and the kill switch.
 ///
 /// Lookups ([`contains`](Self::contains), [`contains_either`](Self::contains_either),
@@ -493,6 +519,53 @@ impl RevocationSet {
     /// ```
     pub fn generation_count(&self) -> usize {
         self.table.load().generations.len()
+    }
+
+    /// Subjects with a logout-everywhere cutoff still in force.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::UnixTime;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Subject { subject: "alice".into(), cutoff: UnixTime(1_795_000_000) })?;
+    /// assert_eq!(store.set().subject_cutoff_count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn subject_cutoff_count(&self) -> usize {
+        self.subjects.sorted().len()
+    }
+
+    /// What each live generation holds, oldest first (for operators' status output).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::token::Epoch;
+    /// # let store = MemoryStore::new(FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let [generation] = store.set().generations()[..] else { panic!("one generation") };
+    /// assert_eq!((generation.number, generation.filters), (5, 1));
+    /// assert!(generation.false_positive_estimate < store.set().config().false_positive_rate());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn generations(&self) -> Vec<GenerationStats> {
+        self.table
+            .load()
+            .generations
+            .iter()
+            .map(|g| {
+                let estimated: f64 = g.filters.iter().map(|f| f.estimated_len()).sum();
+                // Rounded, non-negative and far below 2^53: the conversion is exact.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let estimated_len = estimated.round().max(0.0) as usize;
+                GenerationStats {
+                    number: g.number,
+                    filters: g.filters.len(),
+                    estimated_len,
+                    false_positive_estimate: g.filters.iter().map(|f| f.false_positive_estimate()).sum(),
+                    memory_bytes: g.filters.iter().map(|f| f.memory_bytes()).sum(),
+                }
+            })
+            .collect()
     }
 
     fn generation_of(&self, epoch: Epoch) -> u64 {

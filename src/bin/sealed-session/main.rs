@@ -14,6 +14,7 @@ use sealed_session::{
 };
 use zeroize::Zeroizing;
 
+mod operate;
 mod render;
 
 /// Key files, and minting and inspecting sealed session tokens.
@@ -72,6 +73,27 @@ enum Command {
         /// Seconds until the session's absolute deadline.
         #[arg(long, default_value_t = 86_400)]
         lifetime: u32,
+    },
+    /// Revoke into a running deployment (its data directory or Redis feed): every node
+    /// enforces it within the feed's bound.
+    Revoke {
+        #[command(flatten)]
+        target: operate::Target,
+        #[command(flatten)]
+        what: operate::What,
+        /// With --kill-switch: refuse tokens issued before this Unix time (capped at now).
+        #[arg(long, requires = "kill_switch")]
+        before: Option<u64>,
+        /// With a bare session id: the longest session lifetime in seconds (the id is revoked
+        /// in every epoch a session alive now can carry) [default: the default policy's 12 h].
+        #[arg(long, default_value_t = 43_200)]
+        lifetime: u64,
+    },
+    /// Show a deployment's revocation state: generations, fill, false-positive estimate,
+    /// feed position and lag.
+    Status {
+        #[command(flatten)]
+        target: operate::Target,
     },
 }
 
@@ -152,6 +174,8 @@ enum CliError {
     Json(#[from] serde_json::Error),
     #[error("rejected: {}", .0.code())]
     Rejected(Reason),
+    #[error(transparent)]
+    Store(#[from] sealed_session::revocation::StoreError),
 }
 
 fn main() -> ExitCode {
@@ -186,6 +210,13 @@ fn run(command: Command) -> Result<(), CliError> {
             ttl,
             lifetime,
         } => mint(&sealer, subject, privilege, ttl, lifetime),
+        Command::Revoke {
+            target,
+            what,
+            before,
+            lifetime,
+        } => operate::revoke(&target, &what, before, lifetime),
+        Command::Status { target } => operate::status(&target),
     }
 }
 
@@ -328,31 +359,33 @@ fn sealer(args: &SealerArgs) -> Result<(Sealer, UnixTime), CliError> {
 fn inspect(args: &SealerArgs, leeway: u64, token: &str) -> Result<(), CliError> {
     let (sealer, now) = sealer(args)?;
     let sealer = sealer.with_leeway(Duration::from_secs(leeway))?;
-    let from_stdin = token == "-";
-    let token = if from_stdin {
-        let mut text = Zeroizing::new(String::new());
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(CliError::Stdin)?;
-        text
-    } else {
-        Zeroizing::new(token.to_owned())
-    };
-    // `-` reads one line: its terminator (LF or CRLF) is not part of the token. Nothing else
-    // is trimmed: text with spaces around the token is not a token (spec/format.md §2, §10).
-    let text = token.as_str();
-    let text = if from_stdin {
-        text.strip_suffix('\n')
-            .map_or(text, |t| t.strip_suffix('\r').unwrap_or(t))
-    } else {
-        text
-    };
+    let token = read_token(token)?;
     let opened = sealer
-        .open_at(text, now)
+        .open_at(&token, now)
         .map_err(|r| CliError::Rejected(r.reason()))?;
     let text = serde_json::to_string_pretty(&render::Inspected::new(&opened))?;
     println!("{text}");
     Ok(())
+}
+
+/// The token argument, or for `-` one line of stdin: its terminator (LF or CRLF) is not part
+/// of the token. Nothing else is trimmed: text with spaces around the token is not a token
+/// (spec/format.md §2, §10).
+pub(crate) fn read_token(arg: &str) -> Result<Zeroizing<String>, CliError> {
+    if arg != "-" {
+        return Ok(Zeroizing::new(arg.to_owned()));
+    }
+    let mut text = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(CliError::Stdin)?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
 }
 
 fn mint(
