@@ -15,6 +15,7 @@
 //! POST /elevate                        password again → SessionControl::elevate (short TTL)
 //! POST /transfer                       RequireLevel<ELEVATED>
 //! POST /step-down, /logout, /logout-everywhere
+//! GET  /healthz                        200 once the revocation store is ready, else 503
 //! ```
 // Each includer uses part of this module, and nothing in it is a library's public API.
 #![allow(dead_code, unused_imports, unreachable_pub)]
@@ -42,7 +43,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 
-use sealed_session::revocation::{FileStore, FilterConfig, LOG_FILE, SNAPSHOT_FILE};
+use sealed_session::revocation::{FileStore, FilterConfig, RevocationStore, LOG_FILE, SNAPSHOT_FILE};
 use sealed_session::web::{
     level, MaybeSession, RequireLevel, SessionControl, SessionInfo, SessionLayer, WebError,
 };
@@ -80,6 +81,24 @@ pub struct BankConfig {
     /// Password-guessing limits of login and step-up. Shared so that a test can read
     /// [`LoginLimiter::peak_hashing`].
     pub limiter: Arc<LoginLimiter>,
+    /// Where revocations are shared with other bank nodes.
+    pub feed: BankFeed,
+}
+
+/// How bank nodes share revocations.
+#[derive(Clone, Debug, Default)]
+pub enum BankFeed {
+    /// Through `data_dir`: every bank given the same directory (and key file) shares them.
+    #[default]
+    DataDir,
+    /// Through a Redis stream; `data_dir/node-<name>` keeps this node's own durable state.
+    #[cfg(feature = "redis")]
+    Redis {
+        /// The Redis URL.
+        url: String,
+        /// This node's name (unique in the cluster).
+        node: String,
+    },
 }
 
 impl BankConfig {
@@ -94,6 +113,7 @@ impl BankConfig {
             events: None,
             clock: None,
             limiter: LoginLimiter::new(LoginLimits::default()),
+            feed: BankFeed::DataDir,
         }
     }
 }
@@ -134,8 +154,8 @@ type Signed = Result<RequireLevel<level::Authenticated>, WebError>;
 ///
 /// # Errors
 /// Key generation, the store (I/O, or a snapshot made under other keys), the policy.
-pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), BoxError> {
-    let keys = match config.keys {
+pub fn build_app(mut config: BankConfig) -> Result<(Router, Arc<SessionManager>), BoxError> {
+    let keys = match config.keys.take() {
         Some(keys) => keys,
         None => {
             for file in [SNAPSHOT_FILE, LOG_FILE] {
@@ -149,8 +169,8 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
     };
     // One key handle, shared by the store and the manager.
     let keys = Keys::new(keys)?;
-    let store = FileStore::open(&config.data_dir, &keys, FilterConfig::default())?;
-    let mut builder = SessionManager::builder(keys, CONTEXT, Arc::new(store)).with_policy(config.policy);
+    let store = open_store(&config, &keys)?;
+    let mut builder = SessionManager::builder(keys, CONTEXT, store).with_policy(config.policy);
     if let Some(events) = config.events {
         builder = builder.with_events(events);
     }
@@ -174,6 +194,7 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
         .route("/step-down", post(step_down))
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
+        .route("/healthz", get(healthz))
         .with_state(bank)
         .layer(layer)
         // Outermost, so it sees (and does not repeat) what the session layer set.
@@ -184,6 +205,35 @@ pub fn build_app(config: BankConfig) -> Result<(Router, Arc<SessionManager>), Bo
             },
         ));
     Ok((router, manager))
+}
+
+/// The revocation store of this node: the data directory, or a Redis feed with node-local
+/// state under it.
+fn open_store(config: &BankConfig, keys: &Keys) -> Result<Arc<dyn RevocationStore>, BoxError> {
+    Ok(match &config.feed {
+        BankFeed::DataDir => Arc::new(FileStore::open(&config.data_dir, keys, FilterConfig::default())?),
+        #[cfg(feature = "redis")]
+        BankFeed::Redis { url, node } => {
+            let dir = config.data_dir.join(format!("node-{node}"));
+            let mut builder =
+                sealed_session::revocation::redis::RedisStore::builder(url, CONTEXT, node, &dir, keys);
+            if let Some(events) = &config.events {
+                builder = builder.events(events.clone());
+            }
+            Arc::new(builder.open()?)
+        }
+    })
+}
+
+/// Readiness for a load balancer: 200 once the node holds every revocation it must enforce
+/// (local state loaded and the feed read), 503 with the reason before.
+async fn healthz(State(bank): Bk) -> Response {
+    let readiness = bank.manager.store().readiness();
+    if readiness.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{readiness}\n")).into_response()
+    }
 }
 
 #[derive(Deserialize)]

@@ -19,13 +19,21 @@ usage: cargo run --example bank -- [options]
   --tls             HTTPS with a self-signed certificate made at start
   --data-dir DIR    revocation store directory (default: <temp dir>/sealed-session-bank)
   --keys FILE       key file (`sealed-session keygen --out FILE`); default: a fresh ring for this run
-  --help            this text";
+  --redis URL       share revocations with other bank nodes through Redis Streams (needs --keys
+                    and --node; node state goes to <data-dir>/node-<name>)
+  --node NAME       this node's name, unique in the cluster (with --redis)
+  --help            this text
+
+Two banks given the same --data-dir and --keys share revocations through the directory.
+GET /healthz answers 200 once the node holds every revocation (local state and feed read).";
 
 struct Args {
     addr: SocketAddr,
     tls: bool,
     data_dir: PathBuf,
     keys: Option<PathBuf>,
+    redis: Option<String>,
+    node: Option<String>,
 }
 
 /// Prints security events on stderr, so the demo shows what the library noticed.
@@ -35,7 +43,9 @@ impl EventSink for StderrEvents {
     fn emit(&self, e: &SecurityEvent) {
         let session = e.session.map_or_else(|| "-".to_owned(), |t| t.to_string());
         let source = e.source.map_or_else(|| "-".to_owned(), |s| s.to_string());
-        eprintln!("security event: {:?} session={session} source={source}", e.kind);
+        let subject = e.subject.as_deref().map(|s| format!(" subject={s}")).unwrap_or_default();
+        let at = e.at.map(|t| format!(" at={}", t.0)).unwrap_or_default();
+        eprintln!("security event: {:?} session={session} source={source}{subject}{at}", e.kind);
     }
 }
 
@@ -73,6 +83,7 @@ async fn run(args: Args) -> Result<(), app::BoxError> {
     let mut config = app::BankConfig::new(&args.data_dir, args.tls);
     config.keys = keys;
     config.events = Some(Arc::new(StderrEvents));
+    config.feed = feed(&args)?;
     let (router, manager) = app::build_app(config)?;
     let tls = if args.tls { Some(app::tls_config()?) } else { None };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -87,6 +98,25 @@ async fn run(args: Args) -> Result<(), app::BoxError> {
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "redis")]
+fn feed(args: &Args) -> Result<app::BankFeed, app::BoxError> {
+    Ok(match (&args.redis, &args.node) {
+        (Some(url), Some(node)) => app::BankFeed::Redis {
+            url: url.clone(),
+            node: node.clone(),
+        },
+        _ => app::BankFeed::DataDir,
+    })
+}
+
+#[cfg(not(feature = "redis"))]
+fn feed(args: &Args) -> Result<app::BankFeed, app::BoxError> {
+    match args.redis {
+        Some(_) => Err("this build has no Redis support: run with --features redis".into()),
+        None => Ok(app::BankFeed::DataDir),
+    }
 }
 
 /// Drops revocation generations whose tokens have all expired.
@@ -111,10 +141,17 @@ fn banner(args: &Args, local: SocketAddr, fresh_keys: bool, manager: &SessionMan
     for (user, password, balance) in app::DEMO_USERS {
         println!("  demo user   {user:<8} password {password:<22} balance {balance}");
     }
-    println!(
-        "  data dir    {} (revocation log and snapshot)",
-        args.data_dir.display()
-    );
+    match (&args.redis, &args.node) {
+        (Some(url), Some(node)) => println!(
+            "  node        {node}: revocations shared through {url}; local state in {}",
+            args.data_dir.join(format!("node-{node}")).display()
+        ),
+        _ => println!(
+            "  data dir    {} (revocation log and snapshot, shared by every bank given it)",
+            args.data_dir.display()
+        ),
+    }
+    println!("  health      {scheme}://{host}:{}/healthz (200 once ready)", local.port());
     if fresh_keys {
         println!("  keys        a fresh key ring was generated at start: sessions end with this process");
         println!(
@@ -154,6 +191,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         tls: false,
         data_dir: std::env::temp_dir().join("sealed-session-bank"),
         keys: None,
+        redis: None,
+        node: None,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -167,9 +206,17 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--tls" => args.tls = true,
             "--data-dir" => args.data_dir = PathBuf::from(value()?),
             "--keys" => args.keys = Some(PathBuf::from(value()?)),
+            "--redis" => args.redis = Some(value()?),
+            "--node" => args.node = Some(value()?),
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown option {other}")),
         }
+    }
+    if args.redis.is_some() && (args.keys.is_none() || args.node.is_none()) {
+        return Err("--redis needs --keys (every node must hold the same keys) and --node NAME".into());
+    }
+    if args.node.is_some() && args.redis.is_none() {
+        return Err("--node names a node of a Redis cluster: pass --redis URL too".into());
     }
     Ok(Some(args))
 }
