@@ -8,6 +8,10 @@
 //! runs the full verify (AEAD open, claims, binding, revocation probe) and nothing else.
 //! `GET /check` (layer on only) answers 200 only with a verified session, so a driver can
 //! confirm its cookie works before measuring. Prints `listening on http://ADDR` once ready.
+//!
+//! For the three-node comparison (`benches/cluster-vs-tower-sessions.sh`), `--keys FILE
+//! --redis URL --node NAME --data-dir DIR` shares one key file and a Redis revocation feed
+//! between nodes (feature `redis`), so a cookie minted by one node verifies on every node.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,9 +20,9 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use sealed_session::revocation::{FilterConfig, MemoryStore};
+use sealed_session::revocation::{FilterConfig, MemoryStore, RevocationStore};
 use sealed_session::web::{SessionInfo, SessionLayer};
-use sealed_session::{ClientContext, KeyRing, Policy, Privilege, Rotation, SessionManager};
+use sealed_session::{ClientContext, KeyRing, Keys, Policy, Privilege, Rotation, SessionManager};
 
 /// The User-Agent the minted session is bound to; wrk must send it.
 const USER_AGENT: &str = "wrk-overhead";
@@ -38,6 +42,10 @@ async fn main() -> Result<(), BoxError> {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut layer = true;
     let mut cookie_file: Option<PathBuf> = None;
+    let mut keys_file: Option<PathBuf> = None;
+    let mut redis: Option<String> = None;
+    let mut node = "a".to_owned();
+    let mut data_dir = std::env::temp_dir().join("sealed-session-overhead");
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -45,16 +53,28 @@ async fn main() -> Result<(), BoxError> {
             "--addr" => addr = value.parse()?,
             "--layer" => layer = value == "on",
             "--cookie-file" => cookie_file = Some(PathBuf::from(value)),
+            "--keys" => keys_file = Some(PathBuf::from(value)),
+            "--redis" => redis = Some(value),
+            "--node" => node = value,
+            "--data-dir" => data_dir = PathBuf::from(value),
             other => {
-                return Err(format!("unknown option {other} (--addr, --layer on|off, --cookie-file)").into())
+                return Err(format!(
+                    "unknown option {other} (--addr, --layer on|off, --cookie-file, --keys, --redis, --node, --data-dir)"
+                )
+                .into())
             }
         }
     }
     let mut router = Router::new().route("/", get(hello));
     if layer {
-        let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+        let ring = match &keys_file {
+            Some(path) => KeyRing::from_file(path)?,
+            None => KeyRing::generate()?,
+        };
+        let keys = Keys::new(ring)?;
+        let store = open_store(redis.as_deref(), &node, &data_dir, &keys)?;
         let manager = Arc::new(
-            SessionManager::builder(KeyRing::generate()?, "overhead", store)
+            SessionManager::builder(keys, "overhead", store)
                 .with_policy(Policy::default().with_rotation(Rotation::Off))
                 .build()?,
         );
@@ -77,6 +97,34 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     Ok(())
+}
+
+fn open_store(
+    redis: Option<&str>,
+    node: &str,
+    data_dir: &std::path::Path,
+    keys: &Keys,
+) -> Result<Arc<dyn RevocationStore>, BoxError> {
+    match redis {
+        None => Ok(Arc::new(MemoryStore::new(FilterConfig::default())?)),
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            let store = sealed_session::revocation::redis::RedisStore::builder(
+                url,
+                "overhead",
+                node,
+                &data_dir.join(node),
+                keys,
+            )
+            .open()?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => {
+            let _ = (node, data_dir, keys);
+            Err("--redis needs the redis feature".into())
+        }
+    }
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

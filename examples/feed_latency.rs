@@ -1,0 +1,215 @@
+//! Measures the Redis revocation feed: how long a logout on node A takes to be refused on
+//! node B at 100, 1,000 and 10,000 revocations/s (p50, p99, max), how much memory a node
+//! holding 1M revocations takes, and how long a node that was down while 100,000 revocations
+//! arrived takes to catch up.
+//!
+//! `cargo run --release --example feed_latency --features redis` (starts its own
+//! `redis-server` on a free loopback port, stops it at the end).
+//!
+//! A and B are two `RedisStore`s in this process, each with its own data directory and its
+//! own connections, so the delay includes A's durable local write, the XADD, B's blocking
+//! XREAD, decoding, MAC check and filter insert; only the process boundary is missing. The
+//! "acknowledged" instant is when A's `revoke` returns (the logout response could go out);
+//! "refused on B" is when B's filter first holds the id.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sealed_session::revocation::redis::RedisStore;
+use sealed_session::revocation::{Durability, FilterConfig, MemoryStore, Revocation, RevocationStore};
+use sealed_session::token::Epoch;
+use sealed_session::{KeyRing, Keys};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const CONTEXT: &str = "feed-latency";
+
+struct Redis(Child, u16);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis(dir: &std::path::Path) -> Result<Redis, BoxError> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()?;
+    let redis = Redis(child, port);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err("redis-server did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(redis)
+}
+
+fn id_of(run: u32, i: u32) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..4].copy_from_slice(&run.to_le_bytes());
+    id[4..8].copy_from_slice(&i.to_le_bytes());
+    id[8] = 0xa5;
+    id
+}
+
+fn open(url: &str, node: &str, dir: &std::path::Path, keys: &Keys) -> Result<RedisStore, BoxError> {
+    Ok(RedisStore::builder(url, CONTEXT, node, &dir.join(node), keys).open()?)
+}
+
+fn wait_ready(store: &RedisStore) -> Result<Duration, BoxError> {
+    let start = Instant::now();
+    while !store.readiness().is_ready() {
+        if start.elapsed() > Duration::from_secs(120) {
+            return Err("node never became ready".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(start.elapsed())
+}
+
+/// Revokes `count` ids on A at `rate` per second (logout durability: fsync'd, group commit
+/// across `threads`) and records, per id, acknowledgement → visible on B.
+fn propagation(a: &RedisStore, b: &RedisStore, run: u32, rate: u32, count: u32) -> Vec<Duration> {
+    let epoch = Epoch(1_000_000);
+    let acked: Arc<Vec<Mutex<Option<Instant>>>> = Arc::new((0..count).map(|_| Mutex::new(None)).collect());
+    let seen: Vec<Mutex<Option<Instant>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let done = AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let threads = if rate >= 10_000 { 8 } else { 2 };
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        // B: watches every id not yet seen, in order (the feed is ordered).
+        s.spawn(|| {
+            let mut first_unseen = 0usize;
+            while first_unseen < count as usize && start.elapsed() < Duration::from_secs(120) {
+                let mut i = first_unseen;
+                while i < count as usize && b.set().contains(epoch, &id_of(run, i as u32)) {
+                    if let Some(slot) = seen.get(i) {
+                        let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        slot.get_or_insert_with(Instant::now);
+                    }
+                    i += 1;
+                }
+                first_unseen = i;
+                std::hint::spin_loop();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count as usize {
+                    return;
+                }
+                // Paced: revocation i is due at i / rate seconds.
+                let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate));
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let r = Revocation::Id { epoch, id: id_of(run, i as u32) };
+                if a.revoke_with(r, Durability::Synced).is_ok() {
+                    if let Some(slot) = acked.get(i) {
+                        *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+                    }
+                }
+            });
+        }
+    });
+    let mut delays: Vec<Duration> = acked
+        .iter()
+        .zip(&seen)
+        .filter_map(|(a, s)| {
+            let a = (*a.lock().ok()?)?;
+            let s = (*s.lock().ok()?)?;
+            Some(s.saturating_duration_since(a))
+        })
+        .collect();
+    delays.sort();
+    let lost = count as usize - delays.len();
+    if lost > 0 {
+        println!("  {lost} revocations not seen on B within 120 s");
+    }
+    delays
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().to_owned()))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() -> Result<(), BoxError> {
+    let dir = tempfile::tempdir()?;
+    let redis = start_redis(dir.path())?;
+    let url = format!("redis://127.0.0.1:{}/", redis.1);
+    let keys = Keys::new(KeyRing::generate()?)?;
+    let a = open(&url, "a", dir.path(), &keys)?;
+    let b = open(&url, "b", dir.path(), &keys)?;
+    wait_ready(&a)?;
+    wait_ready(&b)?;
+
+    println!("propagation, logout acknowledged on A → refused on B (loopback, {} cores):", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    for (run, (rate, count)) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)].into_iter().enumerate() {
+        let delays = propagation(&a, &b, run as u32, rate, count);
+        println!(
+            "  {rate:>6}/s, {count} revocations: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&delays, 0.5).as_secs_f64() * 1e3,
+            percentile(&delays, 0.99).as_secs_f64() * 1e3,
+            delays.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    }
+
+    // Catch-up: B is down while 100,000 revocations arrive.
+    drop(b);
+    let epoch = Epoch(1_000_001);
+    for i in 0..100_000u32 {
+        a.revoke_with(Revocation::Id { epoch, id: id_of(99, i) }, Durability::Background)?;
+    }
+    std::thread::sleep(Duration::from_secs(2)); // let A publish its queue before B returns
+    let reopened = Instant::now();
+    let b = open(&url, "b", dir.path(), &keys)?;
+    let ready = wait_ready(&b)?;
+    let missing = (0..100_000u32).filter(|&i| !b.set().contains(epoch, &id_of(99, i))).count();
+    println!(
+        "catch-up of a node down while 100,000 revocations arrived: ready after {:.2} s (open + feed), {missing} missing once ready; total {:.2} s",
+        ready.as_secs_f64(),
+        reopened.elapsed().as_secs_f64()
+    );
+
+    // Memory of a node holding 1M revocations (ids spread over 12 hourly generations).
+    let before = rss_kib();
+    let store = MemoryStore::new(FilterConfig::default())?;
+    for i in 0..1_000_000u32 {
+        store.revoke_with(Revocation::Id { epoch: Epoch(2_000_000 + u64::from(i % 12)), id: id_of(7, i) }, Durability::Local)?;
+    }
+    println!(
+        "1M revocations over 12 generations: filters {:.1} MiB ({} filters), process RSS +{:.1} MiB",
+        store.set().memory_bytes() as f64 / (1 << 20) as f64,
+        store.set().filter_count(),
+        (rss_kib().saturating_sub(before)) as f64 / 1024.0
+    );
+    Ok(())
+}
