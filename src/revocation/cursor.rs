@@ -154,8 +154,14 @@ impl Inner {
                 if *stopped {
                     return;
                 }
-                let Some(left) = self.tail.interval().checked_sub(since.elapsed()) else { break };
-                stopped = self.tail.wake.wait_timeout(stopped, left).map_or_else(|p| p.into_inner().0, |r| r.0);
+                let Some(left) = self.tail.interval().checked_sub(since.elapsed()) else {
+                    break;
+                };
+                stopped = self
+                    .tail
+                    .wake
+                    .wait_timeout(stopped, left)
+                    .map_or_else(|p| p.into_inner().0, |r| r.0);
             }
             let result = self.refresh(&mut lock(&self.state), Hold::Nothing);
             match result {
@@ -215,7 +221,11 @@ impl Inner {
 
     /// Applies the complete records after the cursor and moves it past them.
     fn read_new(&self, st: &mut LogState, hold: Hold) -> Result<Caught, StoreError> {
-        let len = st.file.metadata().map_err(io("reading the log's metadata"))?.len();
+        let len = st
+            .file
+            .metadata()
+            .map_err(io("reading the log's metadata"))?
+            .len();
         if len < st.offset {
             // No store truncates a log in place below a record boundary another has passed;
             // something outside the protocol did. What was applied stays applied.
@@ -269,7 +279,13 @@ impl Inner {
             ..Recovery::default()
         };
         let mut loaded = loaded;
-        if st.file.metadata().map_err(io("reading the log's metadata"))?.len() > st.offset {
+        if st
+            .file
+            .metadata()
+            .map_err(io("reading the log's metadata"))?
+            .len()
+            > st.offset
+        {
             let _exclusive = Flock::exclusive(&self.lock)?;
             let more = self.refresh(&mut st, Hold::Exclusive)?;
             recovery.records_replayed += more.records;

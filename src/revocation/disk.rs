@@ -63,9 +63,15 @@ impl Drop for Flock<'_> {
 }
 
 pub(crate) fn open_lock(dir: &Path) -> Result<File, StoreError> {
-    private(OpenOptions::new().read(true).write(true).create(true).truncate(false))
-        .open(dir.join(LOCK_FILE))
-        .map_err(io("opening the data directory lock"))
+    private(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .open(dir.join(LOCK_FILE))
+    .map_err(io("opening the data directory lock"))
 }
 
 /// Opens the log for reading and appending, creating it if missing; true if it was created
@@ -94,7 +100,11 @@ pub(crate) fn read_from(mut file: &File, offset: u64) -> Result<Vec<u8>, StoreEr
 }
 
 /// Reads the snapshot, if there is one, and ORs it into `set`.
-pub(crate) fn load_snapshot(dir: &Path, keys: &Keys, set: &RevocationSet) -> Result<Option<Loaded>, StoreError> {
+pub(crate) fn load_snapshot(
+    dir: &Path,
+    keys: &Keys,
+    set: &RevocationSet,
+) -> Result<Option<Loaded>, StoreError> {
     let bytes = match fs::read(dir.join(SNAPSHOT_FILE)) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),

@@ -441,7 +441,11 @@ mod tests {
             .unwrap()
             .tail_every(Duration::from_secs(3600));
         let inner = Arc::downgrade(&store.inner);
-        assert_eq!(inner.strong_count(), 3, "the store, its writer and its tail thread");
+        assert_eq!(
+            inner.strong_count(),
+            3,
+            "the store, its writer and its tail thread"
+        );
         drop(store); // wakes the tail thread although its interval is an hour, and joins it
         assert_eq!(inner.strong_count(), 0, "no thread outlives the store");
     }
