@@ -200,11 +200,13 @@ impl Inner {
     /// Opens the log the path names now and merges the snapshot (the caller holds the lock, so
     /// the two are a consistent pair). Every record of the log this store had open is in that
     /// snapshot: the compaction that replaced it read it to its end under the exclusive lock.
+    ///
+    /// The directory is synced first: a compactor killed between renaming the new log into
+    /// place and syncing the directory would otherwise leave records appended here, and
+    /// acknowledged after their fsync, in a file whose name a power loss could take back.
     fn reopen(&self, st: &mut LogState) -> Result<Option<Loaded>, StoreError> {
-        let (file, created) = disk::open_log(&self.dir)?;
-        if created {
-            disk::sync_dir(&self.dir)?;
-        }
+        let file = disk::open_log(&self.dir)?;
+        disk::sync_dir(&self.dir)?;
         let id = disk::file_id(&file.metadata().map_err(io("reading the log's metadata"))?);
         let loaded = disk::load_snapshot(&self.dir, &self.keys, &self.set)?;
         if let Some(loaded) = &loaded {
@@ -227,8 +229,9 @@ impl Inner {
             .map_err(io("reading the log's metadata"))?
             .len();
         if len < st.offset {
-            // No store truncates a log in place below a record boundary another has passed;
-            // something outside the protocol did. What was applied stays applied.
+            // An append that failed half-way was cut back after this store had read the
+            // complete records it left (never acknowledged), or something outside the protocol
+            // truncated the log. What was applied stays applied (fail closed).
             tracing::warn!(len, offset = st.offset, "revocation log shrank under the cursor");
             st.offset = len;
         }

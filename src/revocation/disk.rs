@@ -74,20 +74,12 @@ pub(crate) fn open_lock(dir: &Path) -> Result<File, StoreError> {
     .map_err(io("opening the data directory lock"))
 }
 
-/// Opens the log for reading and appending, creating it if missing; true if it was created
-/// (its directory entry must then be synced before records are acknowledged).
-pub(crate) fn open_log(dir: &Path) -> Result<(File, bool), StoreError> {
-    let path = dir.join(LOG_FILE);
-    match private(OpenOptions::new().read(true).append(true).create_new(true)).open(&path) {
-        Ok(file) => Ok((file, true)),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map(|file| (file, false))
-            .map_err(io("opening the log")),
-        Err(e) => Err(io("creating the log")(e)),
-    }
+/// Opens the log for reading and appending, creating it if missing. Whoever opens it syncs the
+/// directory before appending, so a created log's entry is durable before its records.
+pub(crate) fn open_log(dir: &Path) -> Result<File, StoreError> {
+    private(OpenOptions::new().read(true).append(true).create(true))
+        .open(dir.join(LOG_FILE))
+        .map_err(io("opening the log"))
 }
 
 /// Everything in `file` from `offset` to its end.
@@ -248,8 +240,7 @@ mod tests {
     #[test]
     fn an_installed_log_is_another_file() {
         let dir = tempfile::tempdir().unwrap();
-        let (old, created) = open_log(dir.path()).unwrap();
-        assert!(created);
+        let old = open_log(dir.path()).unwrap();
         let before = path_id(dir.path()).unwrap();
         assert_eq!(before, Some(file_id(&old.metadata().unwrap())));
         let (new, id) = empty_log(dir.path()).unwrap();
@@ -263,7 +254,7 @@ mod tests {
     #[test]
     fn read_from_an_offset() {
         let dir = tempfile::tempdir().unwrap();
-        let (file, _) = open_log(dir.path()).unwrap();
+        let file = open_log(dir.path()).unwrap();
         (&file).write_all(b"abcdef").unwrap();
         assert_eq!(read_from(&file, 2).unwrap(), b"cdef");
         assert!(read_from(&file, 6).unwrap().is_empty());

@@ -155,10 +155,8 @@ impl FileStore {
             // Leftovers of a crashed compaction are only stale while no compaction runs.
             let _exclusive = Flock::exclusive(&lock)?;
             disk::remove_stale(dir)?;
-            let (file, created) = disk::open_log(dir)?;
-            if created {
-                disk::sync_dir(dir)?; // the log's entry must be durable before its records
-            }
+            // Created here if missing; `recover` syncs the directory before any append.
+            let file = disk::open_log(dir)?;
             let meta = file.metadata().map_err(io("reading the log's metadata"))?;
             (file, disk::file_id(&meta))
         };
