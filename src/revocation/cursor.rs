@@ -3,7 +3,7 @@
 //! process, and the tail thread that reads what the others append.
 
 use std::fs::File;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,7 +107,7 @@ pub(crate) struct Tail {
     /// takes it knows no poll is running.
     stopped: Mutex<bool>,
     wake: Condvar,
-    interval_nanos: std::sync::atomic::AtomicU64,
+    interval_nanos: AtomicU64,
 }
 
 impl Tail {
@@ -115,7 +115,7 @@ impl Tail {
         Self {
             stopped: Mutex::new(false),
             wake: Condvar::new(),
-            interval_nanos: std::sync::atomic::AtomicU64::new(nanos(DEFAULT_TAIL_INTERVAL)),
+            interval_nanos: AtomicU64::new(nanos(DEFAULT_TAIL_INTERVAL)),
         }
     }
 

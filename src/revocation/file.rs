@@ -391,8 +391,9 @@ impl Drop for FileStore {
     fn drop(&mut self) {
         self.inner.queue.close();
         self.inner.tail.stop();
-        // The writer flushes what is queued before it exits; the tail thread exits at its next
-        // wake-up. Neither panics, and if one did there would be nothing left to do here.
+        // The writer flushes what is queued before it exits; the tail thread, woken, exits once
+        // a poll under way is done. Neither panics, and if one did there would be nothing left
+        // to do here.
         for thread in [self.writer.take(), self.tail.take()].into_iter().flatten() {
             let _ = thread.join();
         }
