@@ -204,6 +204,8 @@ fn a_second_opener_of_a_data_directory_shares_it() {
     let keys = Keys::new(KeyRing::generate().unwrap()).unwrap();
     let first = FileStore::open(dir.path(), &keys, FilterConfig::default()).unwrap();
     let second = FileStore::open(dir.path(), &keys, FilterConfig::default()).unwrap();
+    // Parked, so the count below is what `catch_up` read and not the tail thread.
+    let first = first.tail_every(Duration::from_secs(3600));
     let revoked = Revocation::Id {
         epoch: token::Epoch(5),
         id: [0x2a; 16],
