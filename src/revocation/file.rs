@@ -1,21 +1,21 @@
 //! The durable embedded store: a data directory with a MAC'd snapshot and an append-only,
-//! checksummed revocation log, fsync'd before a revocation is acknowledged.
+//! checksummed revocation log, fsync'd before a revocation is acknowledged, and shared by every
+//! store that opens the directory (spec/revocation.md, "Sharing a data directory").
 
-use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::config::FilterConfig;
-use super::disk::{create_private_dir, lock_dir, replay, write_snapshot};
-use super::log;
+use super::cursor::{Hold, LogPosition, LogState, Tail};
+use super::disk::{self, create_private_dir, Flock};
 use super::set::RevocationSet;
-use super::snapshot::{RevocationSnapshot, SnapshotError};
 use super::store::{Durability, Revocation, RevocationStore, StoreError};
 use super::writer::Queue;
-use crate::keys::{KeyState, Keys};
+use crate::keys::Keys;
 
 /// Snapshot file name inside the data directory.
 pub const SNAPSHOT_FILE: &str = "revocations.snapshot";
@@ -54,13 +54,6 @@ pub struct Recovery {
     pub tail_bytes_cut: u64,
 }
 
-struct LogState {
-    file: Arc<File>,
-    len: u64,
-    /// Records appended since open (a sequence number for group commit).
-    written: u64,
-}
-
 /// The revocation store kept in a data directory (spec/revocation.md, "Durable store").
 ///
 /// `revoke` appends a checksummed record and fsyncs before returning `Ok`; concurrent revokers
@@ -69,10 +62,14 @@ struct LogState {
 /// `Synced` revocation returns only once every `Background` one queued before it is durable
 /// too. When the log grows past the larger of [`compact_after`](Self::compact_after) and the
 /// last snapshot's size, the whole set is written as a snapshot (temp file, fsync, rename,
-/// fsync directory) and the log restarts. Opening loads the snapshot, replays the log and cuts
-/// a torn tail; it never resurrects a revocation that was acknowledged. Files are created
-/// `0600` and a directory the store creates `0700`. One process per directory. Dropping the
-/// store flushes the queue and joins the writer.
+/// fsync directory) and a new, empty log is renamed over the old one. Opening loads the
+/// snapshot, replays the log and cuts a torn tail; it never resurrects a revocation that was
+/// acknowledged. Files are created `0600` and a directory the store creates `0700`.
+///
+/// Several stores, in one process or several, may open one directory at once: each appends
+/// under a brief exclusive `flock` on `dir/lock`, and a tail thread per store applies what the
+/// others append within [`tail_interval`](Self::tail_interval) (default 5 ms). The directory
+/// must be on a local file system. Dropping the store flushes the queue and joins both threads.
 ///
 /// ```
 /// use sealed_session::revocation::{FileStore, FilterConfig, Revocation, RevocationStore};
@@ -92,119 +89,101 @@ struct LogState {
 pub struct FileStore {
     inner: Arc<Inner>,
     writer: Option<JoinHandle<()>>,
+    tail: Option<JoinHandle<()>>,
+    recovery: Recovery,
 }
 
-struct Inner {
-    set: RevocationSet,
-    keys: Keys,
-    /// Held for the store's lifetime: the advisory lock on the data directory.
-    _lock: File,
-    dir: PathBuf,
-    state: Mutex<LogState>,
+pub(crate) struct Inner {
+    pub(crate) set: RevocationSet,
+    pub(crate) keys: Keys,
+    /// This store's own descriptor of `dir/lock`, for `flock` (never held between calls).
+    pub(crate) lock: File,
+    pub(crate) dir: PathBuf,
+    /// The cursor; taken before the directory lock, after `synced`.
+    pub(crate) state: Mutex<LogState>,
     /// Highest record sequence known durable; held while an fsync runs.
-    synced: Mutex<u64>,
+    pub(crate) synced: Mutex<u64>,
     /// After a failed fsync nothing written since the last good one can be trusted.
-    poisoned: AtomicBool,
-    compact_after: AtomicU64,
-    /// Bytes of the snapshot last loaded or written.
-    snapshot_len: AtomicU64,
-    queue: Queue,
+    pub(crate) poisoned: AtomicBool,
+    pub(crate) compact_after: AtomicU64,
+    /// Bytes of the snapshot last loaded or written (by any process).
+    pub(crate) snapshot_len: AtomicU64,
+    pub(crate) queue: Queue,
     /// `Background` revocations that were enforced but never made durable.
-    dropped: AtomicU64,
-    recovery: Recovery,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) tail: Tail,
 }
 
 pub(crate) fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
     move |source| StoreError::Io { context, source }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking holder cannot leave the state half-written: `poisoned` covers I/O failure.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl FileStore {
     /// Opens (creating if needed) the store in `dir`: loads the snapshot, replays the log, cuts
-    /// a torn or corrupt tail, and starts the background writer.
+    /// a torn or corrupt tail, and starts the background writer and the tail thread. Other
+    /// stores may have `dir` open at the same time; opening waits while one of them appends or
+    /// compacts.
     ///
     /// # Errors
     /// I/O failure; a snapshot refused by its MAC or key ([`StoreError::Snapshot`]) or made with
     /// another filter geometry; a log corrupt before its tail ([`StoreError::Corrupt`]).
-    /// [`StoreError::Locked`] when another open store holds `dir`.
     ///
     /// ```
     /// # use sealed_session::revocation::*;
     /// # use sealed_session::{token::Epoch, KeyRing, Keys};
     /// let dir = tempfile::tempdir()?;
     /// let keys = Keys::new(KeyRing::generate()?)?;
-    /// let store = FileStore::open(&dir.path().join("revocations"), &keys, FilterConfig::default())?;
-    /// // One process, one store per directory.
-    /// let second = FileStore::open(&dir.path().join("revocations"), &keys, FilterConfig::default());
-    /// assert!(matches!(second, Err(StoreError::Locked { .. })));
-    /// # drop(store);
+    /// let path = dir.path().join("revocations");
+    /// let a = FileStore::open(&path, &keys, FilterConfig::default())?;
+    /// // A second store (here, or in another process) shares the directory.
+    /// let b = FileStore::open(&path, &keys, FilterConfig::default())?;
+    /// a.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// b.catch_up()?; // or wait for b's tail thread
+    /// assert!(b.set().contains(Epoch(5), &[0x2a; 16]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(dir: &Path, keys: &Keys, config: FilterConfig) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
-        let lock = lock_dir(dir)?;
+        let lock = disk::open_lock(dir)?;
         let set = RevocationSet::new(config)?;
-        let mut recovery = Recovery::default();
-        match fs::remove_file(dir.join(SNAPSHOT_TMP)) {
-            Err(e) if e.kind() != ErrorKind::NotFound => return Err(io("removing a stale snapshot")(e)),
-            _ => {}
-        }
-        let mut snapshot_len = 0;
-        let mut reseal = false;
-        match fs::read(dir.join(SNAPSHOT_FILE)) {
-            Ok(bytes) => {
-                let (snapshot, sealed_by) =
-                    match RevocationSnapshot::from_bytes_by(&bytes, &keys.load_at(system_now())) {
-                        Err(SnapshotError::UnknownKey) => {
-                            return Err(StoreError::SnapshotKeyMissing {
-                                dir: dir.display().to_string(),
-                                key_id: RevocationSnapshot::key_id_of(&bytes).map_or(0, |k| k.0),
-                            })
-                        }
-                        other => other?,
-                    };
-                set.merge(&snapshot)?;
-                recovery.snapshot_loaded = true;
-                snapshot_len = bytes.len() as u64;
-                // Sealed before a rotation: written again under the primary key at once.
-                reseal = sealed_by != KeyState::Primary;
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(io("reading the snapshot")(e)),
-        }
-        let (file, len) = replay(dir, &set, &mut recovery)?;
+        let (file, id) = {
+            // Leftovers of a crashed compaction are only stale while no compaction runs.
+            let _exclusive = Flock::exclusive(&lock)?;
+            disk::remove_stale(dir)?;
+            // Created here if missing; `recover` syncs the directory before any append.
+            let file = disk::open_log(dir)?;
+            let meta = file.metadata().map_err(io("reading the log's metadata"))?;
+            (file, disk::file_id(&meta))
+        };
         let inner = Arc::new(Inner {
             set,
             keys: keys.clone(),
-            _lock: lock,
+            lock,
             dir: dir.to_path_buf(),
-            state: Mutex::new(LogState {
-                file: Arc::new(file),
-                len,
-                written: 0,
-            }),
+            state: Mutex::new(LogState::new(file, id)),
             synced: Mutex::new(0),
             poisoned: AtomicBool::new(false),
             compact_after: AtomicU64::new(DEFAULT_COMPACT_AFTER),
-            snapshot_len: AtomicU64::new(snapshot_len),
+            snapshot_len: AtomicU64::new(0),
             queue: Queue::new(),
             dropped: AtomicU64::new(0),
-            recovery,
+            tail: Tail::new(),
         });
-        let worker = Arc::clone(&inner);
-        let writer = std::thread::Builder::new()
-            .name("revocation-writer".into())
-            .spawn(move || worker.run_writer())
-            .map_err(io("starting the revocation writer"))?;
-        let store = Self {
+        let (recovery, reseal) = inner.recover()?;
+        let mut store = Self {
+            writer: Some(spawn("revocation-writer", &inner, Inner::run_writer)?),
+            tail: None,
             inner,
-            writer: Some(writer),
+            recovery,
         };
+        store.tail = Some(spawn("revocation-tail", &store.inner, Inner::run_tail)?);
         if reseal {
+            // Sealed before a rotation: written again under the primary key at once.
             store.compact()?;
         }
         Ok(store)
@@ -245,7 +224,7 @@ impl FileStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recovery(&self) -> Recovery {
-        self.inner.recovery
+        self.recovery
     }
 
     /// [`Durability::Background`] revocations that were enforced in memory but not made
@@ -269,12 +248,15 @@ impl FileStore {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
-    /// Writes the whole set as the new snapshot and empties the log. Revocations wait while it
-    /// runs. Call it after [`RevocationSet::expire`] to shrink the snapshot, and after a key
+    /// Reads the log to its end, writes the whole set as the new snapshot and renames a new,
+    /// empty log over the old one. Revocations wait while it runs, in every store sharing the
+    /// directory. Call it after [`RevocationSet::expire`] to shrink the snapshot, and after a key
     /// rotation so the snapshot is under the current primary key.
     ///
     /// # Errors
-    /// I/O failure (the store is then unusable until reopened), or no primary key.
+    /// I/O failure (the old log then stays in place, except after a failed directory fsync,
+    /// which leaves the store unusable until reopened); a log corrupt after this store's cursor
+    /// ([`StoreError::Corrupt`]); no primary key.
     ///
     /// ```
     /// # use sealed_session::revocation::*;
@@ -319,17 +301,111 @@ impl FileStore {
         self.inner.maybe_compact(len);
         Ok(())
     }
+
+    /// Sets how often the tail thread reads what other stores appended (default 5 ms, at least
+    /// 1 ms): the bound on how late this store enforces their revocations, plus the time to
+    /// read them. Each poll with nothing new costs two `stat` calls.
+    ///
+    /// ```
+    /// # use sealed_session::{KeyRing, Keys, revocation::*};
+    /// # use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = FileStore::open(dir.path(), &Keys::new(KeyRing::generate()?)?, FilterConfig::default())?
+    ///     .tail_every(Duration::from_millis(20));
+    /// assert_eq!(store.tail_interval(), Duration::from_millis(20));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn tail_every(self, interval: Duration) -> Self {
+        self.inner.tail.set_interval(interval);
+        self
+    }
+
+    /// How often the tail thread polls the log (see [`tail_every`](Self::tail_every)).
+    ///
+    /// ```
+    /// # use sealed_session::{KeyRing, Keys, revocation::*};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = FileStore::open(dir.path(), &Keys::new(KeyRing::generate()?)?, FilterConfig::default())?;
+    /// assert_eq!(store.tail_interval(), std::time::Duration::from_millis(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tail_interval(&self) -> Duration {
+        self.inner.tail.interval()
+    }
+
+    /// Applies now whatever other stores appended since this one last read the log (following
+    /// a compaction first if one replaced it), instead of waiting for the tail thread. Returns
+    /// the log records applied; a snapshot merged after a compaction is not counted.
+    ///
+    /// # Errors
+    /// I/O failure, or the snapshot another store wrote cannot be opened with this key ring.
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// # use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keys = Keys::new(KeyRing::generate()?)?;
+    /// let a = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// let b = FileStore::open(dir.path(), &keys, FilterConfig::default())?.tail_every(Duration::from_secs(3600));
+    /// a.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// assert_eq!(b.catch_up()?, 1);
+    /// assert!(b.set().contains(Epoch(5), &[0x2a; 16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn catch_up(&self) -> Result<usize, StoreError> {
+        let mut st = lock(&self.inner.state);
+        self.inner.refresh(&mut st, Hold::Nothing).map(|c| c.records)
+    }
+
+    /// Where this store stands in the shared log (see [`LogPosition`]).
+    ///
+    /// ```
+    /// # use sealed_session::revocation::*;
+    /// # use sealed_session::{token::Epoch, KeyRing, Keys};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keys = Keys::new(KeyRing::generate()?)?;
+    /// let store = FileStore::open(dir.path(), &keys, FilterConfig::default())?;
+    /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
+    /// let before = store.position();
+    /// assert!(before.offset > 0 && before.lag_bytes() == 0);
+    /// store.compact()?;
+    /// assert_ne!(store.position().log_id, before.log_id); // a new log file
+    /// assert_eq!(store.position().offset, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn position(&self) -> LogPosition {
+        let st = lock(&self.inner.state);
+        LogPosition {
+            log_id: st.id.ino,
+            offset: st.offset,
+            // fstat of an open descriptor does not fail in practice; if it did, reporting no
+            // lag is the only answer that claims nothing.
+            log_len: st.file.metadata().map_or(st.offset, |m| m.len()),
+        }
+    }
 }
 
 impl Drop for FileStore {
     fn drop(&mut self) {
         self.inner.queue.close();
-        if let Some(writer) = self.writer.take() {
-            // The writer flushes what is queued before it exits; it does not panic, and if it
-            // did there is nothing left to do here.
-            let _ = writer.join();
+        self.inner.tail.stop();
+        // The writer flushes what is queued before it exits; the tail thread, woken, exits once
+        // a poll under way is done. Neither panics, and if one did there would be nothing left
+        // to do here.
+        for thread in [self.writer.take(), self.tail.take()].into_iter().flatten() {
+            let _ = thread.join();
         }
     }
+}
+
+fn spawn(name: &str, inner: &Arc<Inner>, run: fn(&Inner)) -> Result<JoinHandle<()>, StoreError> {
+    let inner = Arc::clone(inner);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || run(&inner))
+        .map_err(io("starting a revocation store thread"))
 }
 
 impl RevocationStore for FileStore {
@@ -350,169 +426,26 @@ impl RevocationStore for FileStore {
     }
 }
 
-impl Inner {
-    fn revoke_synced(&self, revocation: &Revocation) -> Result<(), StoreError> {
-        let record = log::encode(revocation)?;
-        let (seq, len) = {
-            let mut st = lock(&self.state);
-            // Applied first (fails closed); written under the same lock so a compaction's
-            // snapshot holds every record already in the log.
-            revocation.apply_to(&self.set);
-            self.append(&mut st, Some(&record))?
-        };
-        self.sync_through(seq)?;
-        self.maybe_compact(len);
-        Ok(())
-    }
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::KeyRing;
 
-    /// Applies at once and queues the record; never touches the log mutex or the disk.
-    fn revoke_background(&self, revocation: Revocation) -> Result<(), StoreError> {
-        revocation.apply_to(&self.set);
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(StoreError::Poisoned);
-        }
-        if !self.queue.push(revocation) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!("revocation writer queue full: revocation enforced but not durable");
-        }
-        Ok(())
+    #[test]
+    fn dropping_the_store_ends_both_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::new(KeyRing::generate().unwrap()).unwrap();
+        let store = FileStore::open(dir.path(), &keys, FilterConfig::default())
+            .unwrap()
+            .tail_every(Duration::from_secs(3600));
+        let inner = Arc::downgrade(&store.inner);
+        assert_eq!(
+            inner.strong_count(),
+            3,
+            "the store, its writer and its tail thread"
+        );
+        drop(store); // wakes the tail thread although its interval is an hour, and joins it
+        assert_eq!(inner.strong_count(), 0, "no thread outlives the store");
     }
-
-    /// The writer thread: appends and fsyncs whatever is queued, until the store is dropped.
-    fn run_writer(&self) {
-        loop {
-            let closed = self.queue.wait();
-            let appended = {
-                let mut st = lock(&self.state);
-                self.append(&mut st, None)
-            };
-            match appended {
-                Ok((seq, len)) => match self.sync_through(seq) {
-                    Ok(()) => self.maybe_compact(len),
-                    Err(e) => tracing::warn!(error = %e, "revocation writer: fsync failed"),
-                },
-                Err(e) => tracing::warn!(error = %e, "revocation writer: append failed"),
-            }
-            if closed {
-                return;
-            }
-        }
-    }
-
-    /// Appends every queued `Background` record, then `own` (caller holds the log mutex, so
-    /// nothing queued before this call can be appended after it). Returns the sequence number
-    /// of the last record and the log length.
-    fn append(&self, st: &mut LogState, own: Option<&[u8]>) -> Result<(u64, u64), StoreError> {
-        let batch = self.queue.take();
-        if self.poisoned.load(Ordering::Acquire) {
-            self.drop_durability(batch.records);
-            return Err(StoreError::Poisoned);
-        }
-        let mut bytes = match batch.encode() {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                self.drop_durability(batch.records);
-                return Err(e);
-            }
-        };
-        bytes.extend_from_slice(own.unwrap_or_default());
-        if bytes.is_empty() {
-            return Ok((st.written, st.len));
-        }
-        if let Err(e) = (&*st.file).write_all(&bytes) {
-            // A partial record followed by later ones would make the log corrupt, not torn.
-            if st.file.set_len(st.len).is_err() {
-                self.poisoned.store(true, Ordering::Release);
-            }
-            self.drop_durability(batch.records);
-            return Err(io("appending to the log")(e));
-        }
-        st.len += bytes.len() as u64;
-        st.written += (batch.records + usize::from(own.is_some())) as u64;
-        Ok((st.written, st.len))
-    }
-
-    fn drop_durability(&self, records: usize) {
-        if records > 0 {
-            self.dropped.fetch_add(records as u64, Ordering::Relaxed);
-            tracing::warn!(
-                records,
-                "revocation writer: queued revocations enforced but not durable"
-            );
-        }
-    }
-
-    /// Waits until record `seq` is on disk, running the fsync itself if no one else has.
-    fn sync_through(&self, seq: u64) -> Result<(), StoreError> {
-        let mut synced = lock(&self.synced);
-        if *synced >= seq {
-            return Ok(()); // a concurrent revoker's fsync covered this record
-        }
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(StoreError::Poisoned);
-        }
-        let (file, target) = {
-            let st = lock(&self.state);
-            (Arc::clone(&st.file), st.written)
-        };
-        match file.sync_data() {
-            Ok(()) => {
-                *synced = target;
-                Ok(())
-            }
-            Err(e) => {
-                // After a failed fsync the kernel may have dropped the dirty pages: nothing
-                // written since the last good fsync can be trusted (PostgreSQL "fsyncgate").
-                self.poisoned.store(true, Ordering::Release);
-                Err(io("syncing the log")(e))
-            }
-        }
-    }
-
-    /// Compacts once the log is at least as long as the threshold and the last snapshot, so
-    /// rewriting the snapshot is paid for by as many bytes of log.
-    fn maybe_compact(&self, len: u64) {
-        let threshold = self
-            .compact_after
-            .load(Ordering::Relaxed)
-            .max(self.snapshot_len.load(Ordering::Relaxed))
-            .max(1);
-        if len >= threshold {
-            // The records are already durable; a failed compaction leaves the log in place.
-            if let Err(e) = self.compact_if_longer(threshold) {
-                tracing::warn!(error = %e, "revocation store: compaction failed");
-            }
-        }
-    }
-
-    /// Compacts if the log holds at least `min_len` bytes once the locks are held (so
-    /// revokers crossing the threshold together compact once).
-    fn compact_if_longer(&self, min_len: u64) -> Result<(), StoreError> {
-        let mut synced = lock(&self.synced);
-        let mut st = lock(&self.state);
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(StoreError::Poisoned);
-        }
-        if st.len < min_len || (min_len > 0 && st.len == 0) {
-            return Ok(());
-        }
-        let bytes = self.set.snapshot().to_bytes(&self.keys.load_at(system_now()))?;
-        write_snapshot(&self.dir, &bytes)?;
-        self.snapshot_len.store(bytes.len() as u64, Ordering::Relaxed);
-        // The snapshot now holds every logged record; an empty log after a crash here is as
-        // good as the old one (replay is idempotent).
-        if let Err(e) = st.file.set_len(0).and_then(|()| st.file.sync_all()) {
-            self.poisoned.store(true, Ordering::Release);
-            return Err(io("truncating the log")(e));
-        }
-        st.len = 0;
-        *synced = st.written;
-        Ok(())
-    }
-}
-
-/// The store keeps no clock of its own: which key seals its snapshot follows the schedule by
-/// the system time (any key the ring still accepts opens it again).
-fn system_now() -> crate::clock::UnixTime {
-    crate::clock::Clock::now(&crate::clock::SystemClock)
 }

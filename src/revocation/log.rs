@@ -45,27 +45,31 @@ pub(crate) fn encode(revocation: &Revocation) -> Result<Vec<u8>, StoreError> {
 /// # Errors
 /// [`StoreError::Corrupt`] for an invalid record followed by a valid one.
 pub(crate) fn scan(log: &[u8]) -> Result<Scan, StoreError> {
-    let mut records = Vec::new();
-    let mut offset = 0;
-    while let Some(rest) = log.get(offset..).filter(|r| !r.is_empty()) {
-        match parse(rest) {
-            Some((record, framed)) => {
-                records.push(record);
-                offset += framed;
-            }
-            None => break,
-        }
-    }
+    let scan = prefix(log);
+    let offset = scan.valid_len;
     let later_valid = (offset + 1..log.len()).any(|p| log.get(p..).and_then(parse).is_some());
     if later_valid {
         return Err(StoreError::Corrupt {
             offset: offset as u64,
         });
     }
-    Ok(Scan {
+    Ok(scan)
+}
+
+/// Reads records from the start of `log` until the first incomplete or invalid one, and stops
+/// there without judging what follows: without the directory lock that may be a record another
+/// process is writing, or a torn tail about to be cut and overwritten.
+pub(crate) fn prefix(log: &[u8]) -> Scan {
+    let mut records = Vec::new();
+    let mut offset = 0;
+    while let Some((record, framed)) = log.get(offset..).filter(|r| !r.is_empty()).and_then(parse) {
+        records.push(record);
+        offset += framed;
+    }
+    Scan {
         records,
         valid_len: offset,
-    })
+    }
 }
 
 /// One record at the start of `buf` and its framed length, if it is complete and valid.
@@ -147,6 +151,22 @@ mod tests {
         let mut log = log_of(&sample());
         log[6] ^= 1;
         assert!(matches!(scan(&log), Err(StoreError::Corrupt { offset: 0 })));
+    }
+
+    #[test]
+    fn prefix_stops_at_a_record_in_progress_and_never_errs() {
+        let log = log_of(&sample());
+        let first = encode(&sample()[0]).unwrap().len();
+        // A record half written by another process: the prefix ends before it.
+        let half = prefix(&log[..first + 3]);
+        assert_eq!((half.records.len(), half.valid_len), (1, first));
+        // Garbage followed by valid records (e.g. a torn tail cut and overwritten while it was
+        // being read) is only a stopping point here; `scan` would call it corrupt.
+        let mut mixed = log.clone();
+        mixed[first + 6] ^= 1;
+        let stopped = prefix(&mixed);
+        assert_eq!((stopped.records.len(), stopped.valid_len), (1, first));
+        assert!(scan(&mixed).is_err());
     }
 
     #[test]

@@ -16,11 +16,14 @@
 //! - Each generation grows further, tighter filters past its capacity, so the false-positive
 //!   rate of a probe stays below the target however many revocations arrive.
 //! - Subject cutoffs (logout-everywhere) and the kill switch are exact.
-//! - [`MemoryStore`] keeps the set in memory; [`FileStore`] makes every revocation durable.
+//! - [`MemoryStore`] keeps the set in memory; [`FileStore`] makes every revocation durable in a
+//!   data directory that several processes may share, each tailing what the others append.
 //!
 //! The layout, hashing, sizing math and byte formats are in `spec/revocation.md`.
 
+mod commit;
 mod config;
+mod cursor;
 mod cutoffs;
 mod disk;
 mod file;
@@ -33,6 +36,7 @@ mod store;
 mod writer;
 
 pub use config::FilterConfig;
+pub use cursor::LogPosition;
 pub use file::{FileStore, Recovery, LOG_FILE, SNAPSHOT_FILE};
 pub use pressure::{Pressure, PressureLevel};
 pub use set::{GenerationStats, RevocationSet};

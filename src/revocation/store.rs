@@ -120,15 +120,6 @@ pub enum StoreError {
         /// The key id the snapshot names.
         key_id: u8,
     },
-    /// Another process has the data directory open.
-    #[error(
-        "revocation data directory {dir} is in use by another process (lock file {dir}/lock); \
-         give each process its own directory"
-    )]
-    Locked {
-        /// The data directory.
-        dir: String,
-    },
     /// The log has an invalid record followed by valid ones; cutting it there would drop
     /// acknowledged revocations, so the store refuses to open.
     #[error("revocation log corrupt at byte {offset} with valid records after it")]
