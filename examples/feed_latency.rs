@@ -38,7 +38,16 @@ impl Drop for Redis {
 fn start_redis(dir: &std::path::Path) -> Result<Redis, BoxError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -116,10 +125,14 @@ fn propagation(a: &RedisStore, b: &RedisStore, run: u32, rate: u32, count: u32) 
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                let r = Revocation::Id { epoch, id: id_of(run, i as u32) };
+                let r = Revocation::Id {
+                    epoch,
+                    id: id_of(run, i as u32),
+                };
                 if a.revoke_with(r, Durability::Synced).is_ok() {
                     if let Some(slot) = acked.get(i) {
-                        *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+                        *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(Instant::now());
                     }
                 }
             });
@@ -154,8 +167,10 @@ fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().to_owned()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().to_owned())
+            })
         })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
@@ -171,8 +186,14 @@ fn main() -> Result<(), BoxError> {
     wait_ready(&a)?;
     wait_ready(&b)?;
 
-    println!("propagation, logout acknowledged on A → refused on B (loopback, {} cores):", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    for (run, (rate, count)) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)].into_iter().enumerate() {
+    println!(
+        "propagation, logout acknowledged on A → refused on B (loopback, {} cores):",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for (run, (rate, count)) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)]
+        .into_iter()
+        .enumerate()
+    {
         let delays = propagation(&a, &b, run as u32, rate, count);
         println!(
             "  {rate:>6}/s, {count} revocations: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -186,13 +207,21 @@ fn main() -> Result<(), BoxError> {
     drop(b);
     let epoch = Epoch(1_000_001);
     for i in 0..100_000u32 {
-        a.revoke_with(Revocation::Id { epoch, id: id_of(99, i) }, Durability::Background)?;
+        a.revoke_with(
+            Revocation::Id {
+                epoch,
+                id: id_of(99, i),
+            },
+            Durability::Background,
+        )?;
     }
     std::thread::sleep(Duration::from_secs(2)); // let A publish its queue before B returns
     let reopened = Instant::now();
     let b = open(&url, "b", dir.path(), &keys)?;
     let ready = wait_ready(&b)?;
-    let missing = (0..100_000u32).filter(|&i| !b.set().contains(epoch, &id_of(99, i))).count();
+    let missing = (0..100_000u32)
+        .filter(|&i| !b.set().contains(epoch, &id_of(99, i)))
+        .count();
     println!(
         "catch-up of a node down while 100,000 revocations arrived: ready after {:.2} s (open + feed), {missing} missing once ready; total {:.2} s",
         ready.as_secs_f64(),
@@ -203,7 +232,13 @@ fn main() -> Result<(), BoxError> {
     let before = rss_kib();
     let store = MemoryStore::new(FilterConfig::default())?;
     for i in 0..1_000_000u32 {
-        store.revoke_with(Revocation::Id { epoch: Epoch(2_000_000 + u64::from(i % 12)), id: id_of(7, i) }, Durability::Local)?;
+        store.revoke_with(
+            Revocation::Id {
+                epoch: Epoch(2_000_000 + u64::from(i % 12)),
+                id: id_of(7, i),
+            },
+            Durability::Local,
+        )?;
     }
     println!(
         "1M revocations over 12 generations: filters {:.1} MiB ({} filters), process RSS +{:.1} MiB",

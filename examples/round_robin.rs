@@ -51,7 +51,9 @@ async fn main() -> ExitCode {
     };
     println!("round-robin proxy on http://{listen}/ over {:?}", backends.addrs);
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let backends = Arc::clone(&backends);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| forward(Arc::clone(&backends), request));
@@ -62,7 +64,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn forward(backends: Arc<Backends>, mut request: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
+async fn forward(
+    backends: Arc<Backends>,
+    mut request: Request<Incoming>,
+) -> Result<Response<Body>, hyper::Error> {
     let i = backends.next.fetch_add(1, Ordering::Relaxed) % backends.addrs.len();
     let Some(backend) = backends.addrs.get(i) else {
         return Ok(text(StatusCode::BAD_GATEWAY, "no backend"));
@@ -85,7 +90,11 @@ async fn forward(backends: Arc<Backends>, mut request: Request<Incoming>) -> Res
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|e| match e {}).boxed());
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(body.as_bytes()))
+            .map_err(|e| match e {})
+            .boxed(),
+    );
     *response.status_mut() = status;
     response
 }

@@ -269,3 +269,73 @@ fn keys_are_scheduled_from_the_cli_and_too_early_activations_are_refused() {
         assert!(!list.contains(&s), "never the secret");
     }
 }
+
+/// The operator revokes into a running deployment's data directory: a store that has it open
+/// (as a node would) enforces each kind of revocation, and `status` reports what is there.
+#[test]
+fn revoke_into_a_running_data_directory_and_read_its_status() {
+    use sealed_session::revocation::{FileStore, FilterConfig, RevocationStore};
+    use sealed_session::token::Sealer;
+    use sealed_session::{KeyRing, Keys};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (keys_path, _) = keygen(dir.path());
+    let keys_arg = keys_path.to_str().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let keys = Keys::new(KeyRing::from_file(&keys_path).unwrap()).unwrap();
+    let node = FileStore::open(&data, &keys, FilterConfig::default()).unwrap();
+
+    let base = ["--data-dir", data_arg, "--keys", keys_arg, "--context", "app"];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [&["revoke"][..], base, extra].concat()
+    }
+    ok(&with(&base, &["--subject", "alice"]));
+    let token = ok(&["mint", "--keys", keys_arg, "--context", "app", "--subject", "bob"]);
+    let o = cli_stdin(&with(&base, &["--session", "-"]), &token);
+    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&with(&base, &["--kill-switch", "--before", "1700000000"]));
+
+    node.catch_up().unwrap();
+    let set = node.set();
+    assert!(
+        set.subject_cutoff("alice").is_some(),
+        "logout-everywhere reached the running store"
+    );
+    assert_eq!(set.kill_switch().map(|t| t.0), Some(1_700_000_000));
+    let sealer = Sealer::new(KeyRing::from_file(&keys_path).unwrap(), "app").unwrap();
+    let opened = sealer
+        .open_at(
+            token.trim_end(),
+            sealed_session::Clock::now(&sealed_session::SystemClock),
+        )
+        .unwrap();
+    assert!(
+        set.contains(opened.claims.epoch, &opened.claims.session_id.0),
+        "the session is revoked"
+    );
+
+    // A kill switch is never set in the future (it would refuse tokens not minted yet).
+    let future = ok(&with(&base, &["--kill-switch", "--before", "4000000000"]));
+    assert!(!future.contains("4000000000"), "{future}");
+    // Bad input is a usage error, never a panic.
+    for bad in [
+        &["--subject", ""][..],
+        &["--session", "not-a-token"],
+        &["--subject", &"x".repeat(65)],
+    ] {
+        let o = cli(&with(&base, bad));
+        assert!(
+            !o.status.success() && !stderr(&o).contains("panicked"),
+            "{bad:?}: {}",
+            stderr(&o)
+        );
+    }
+    let status = ok(&[&["status"][..], &base].concat());
+    assert!(status.contains("subject cutoffs: 1"), "{status}");
+    assert!(
+        status.contains("kill switch: tokens issued before Unix"),
+        "{status}"
+    );
+    assert!(status.contains("lag 0 bytes"), "{status}");
+}

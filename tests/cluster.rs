@@ -72,13 +72,24 @@ impl Cluster {
             })
             .collect::<Vec<_>>();
         for node in &nodes {
-            assert!(wait_for(BOUND * 2, || node.ready()).is_some(), "node {} never ready", node.spec.name);
+            assert!(
+                wait_for(BOUND * 2, || node.ready()).is_some(),
+                "node {} never ready",
+                node.spec.name
+            );
         }
         Self { nodes, _dir: dir }
     }
 
     fn redis(redis: &RedisServer) -> Self {
-        Self::start(&[Feed::Redis(redis.url()), Feed::Redis(redis.url()), Feed::Redis(redis.url())], |_| {})
+        Self::start(
+            &[
+                Feed::Redis(redis.url()),
+                Feed::Redis(redis.url()),
+                Feed::Redis(redis.url()),
+            ],
+            |_| {},
+        )
     }
 
     fn keys(&self) -> &Path {
@@ -107,13 +118,21 @@ fn logout_logout_everywhere_and_kill_switch_reach_every_node() {
     let _serial = serial();
     let redis = RedisServer::start();
     let cluster = Cluster::redis(&redis);
-    let [a, b, c] = &cluster.nodes[..] else { unreachable!() };
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
     let all = [a, b, c];
 
     let alice = a.login("alice");
-    assert!(all.iter().all(|n| n.accepts(&alice)), "a session minted on A opens on every node");
+    assert!(
+        all.iter().all(|n| n.accepts(&alice)),
+        "a session minted on A opens on every node"
+    );
     a.logout(&alice);
-    assert!(!a.accepts(&alice), "refused at once on the node that took the logout");
+    assert!(
+        !a.accepts(&alice),
+        "refused at once on the node that took the logout"
+    );
     let (lost, slowest) = enforced_everywhere(&[b, c], std::slice::from_ref(&alice));
     println!("logout: made 1, lost {lost}, slowest node {slowest:?}");
     assert_eq!(lost, 0);
@@ -124,16 +143,29 @@ fn logout_logout_everywhere_and_kill_switch_reach_every_node() {
     let (lost, slowest) = enforced_everywhere(&all, &bob);
     println!("logout-everywhere: 3 sessions, lost {lost}, slowest {slowest:?}");
     assert_eq!(lost, 0);
-    assert!(all.iter().all(|n| n.accepts(&carol)), "another subject is untouched");
-    let event = a.events().into_iter().find(|e| e.starts_with("LogoutEverywhere")).unwrap();
-    assert!(event.contains("subject=Some(\"bob\")") && event.contains("at=Some("), "{event}");
+    assert!(
+        all.iter().all(|n| n.accepts(&carol)),
+        "another subject is untouched"
+    );
+    let event = a
+        .events()
+        .into_iter()
+        .find(|e| e.starts_with("LogoutEverywhere"))
+        .unwrap();
+    assert!(
+        event.contains("subject=Some(\"bob\")") && event.contains("at=Some("),
+        "{event}"
+    );
 
     let dave = [a.login("dave"), b.login("dave")];
     b.kill_switch();
     let (lost, slowest) = enforced_everywhere(&all, &[dave[0].clone(), dave[1].clone(), carol]);
     println!("kill switch: 3 sessions, lost {lost}, slowest {slowest:?}");
     assert_eq!(lost, 0);
-    assert!(b.events().iter().any(|e| e.starts_with("KillSwitch") && e.contains("at=Some(")));
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| e.starts_with("KillSwitch") && e.contains("at=Some(")));
     // Sessions begun after the kill switch reached a node live there and everywhere.
     let after = c.login("erin");
     assert!(all.iter().all(|n| n.accepts(&after)));
@@ -208,7 +240,9 @@ fn redis_stopped_then_restarted_empty_loses_no_revocation() {
     let _serial = serial();
     let mut redis = RedisServer::start();
     let cluster = Cluster::redis(&redis);
-    let [a, b, c] = &cluster.nodes[..] else { unreachable!() };
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
     let all = [a, b, c];
     let valid: Vec<String> = (0..10).map(|i| all[i % 3].login(&format!("user{i}"))).collect();
 
@@ -250,12 +284,22 @@ fn redis_stopped_then_restarted_empty_loses_no_revocation() {
     );
     assert_eq!((lost, refused), (0, 0));
     // A node that starts now, with an empty Redis refilled by the others, misses nothing.
-    let late = Node::start(NodeSpec::new("d", cluster.keys(), cluster._dir.path(), Feed::Redis(redis.url())));
+    let late = Node::start(NodeSpec::new(
+        "d",
+        cluster.keys(),
+        cluster._dir.path(),
+        Feed::Redis(redis.url()),
+    ));
     assert!(wait_for(BOUND * 2, || late.ready()).is_some());
     let (lost, _) = enforced_everywhere(&[&late], &everything);
-    println!("a fourth node started after the empty restart: lost {lost} of {}", everything.len());
+    println!(
+        "a fourth node started after the empty restart: lost {lost} of {}",
+        everything.len()
+    );
     assert_eq!(lost, 0);
-    assert!(all.iter().any(|n| n.events().iter().any(|e| e.starts_with("FeedRegressed"))));
+    assert!(all
+        .iter()
+        .any(|n| n.events().iter().any(|e| e.starts_with("FeedRegressed"))));
 }
 
 #[test]
@@ -275,11 +319,19 @@ fn a_forged_stream_record_is_ignored_and_reported() {
     forge(&redis, &stream, b"garbage", b"not a mac");
     let _ = redis.cli(&["XADD", &stream, "*", "hello", "world"]);
     let reported = wait_for(BOUND, || {
-        all.iter()
-            .all(|n| n.events().iter().filter(|e| e.starts_with("ForgedFeedRecord")).count() >= 3)
+        all.iter().all(|n| {
+            n.events()
+                .iter()
+                .filter(|e| e.starts_with("ForgedFeedRecord"))
+                .count()
+                >= 3
+        })
     });
     let refused = refused_valid(&all, &valid);
-    println!("forged records: 3 written, reported by every node: {}, valid sessions refused {refused}", reported.is_some());
+    println!(
+        "forged records: 3 written, reported by every node: {}, valid sessions refused {refused}",
+        reported.is_some()
+    );
     assert!(reported.is_some(), "every node reports every forged record");
     assert_eq!(refused, 0, "the forged kill switch had no effect");
     // The feed still works after the forgeries.
@@ -292,7 +344,18 @@ fn a_forged_stream_record_is_ignored_and_reported() {
 fn forge(redis: &RedisServer, stream: &str, payload: &[u8], mac: &[u8]) {
     use std::os::unix::ffi::OsStrExt;
     let status = std::process::Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "XADD", stream, "*", "k", "1", "n", "mallory", "r"])
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "XADD",
+            stream,
+            "*",
+            "k",
+            "1",
+            "n",
+            "mallory",
+            "r",
+        ])
         .arg(std::ffi::OsStr::from_bytes(payload))
         .arg("m")
         .arg(std::ffi::OsStr::from_bytes(mac))
@@ -306,18 +369,40 @@ fn staged_rotation_under_round_robin_load_refuses_no_valid_session() {
     let _serial = serial();
     let redis = RedisServer::start();
     let lifetime = 8;
-    let cluster = Cluster::start(&[Feed::Redis(redis.url()), Feed::Redis(redis.url()), Feed::Redis(redis.url())], |s| {
-        s.lifetime = lifetime;
-    });
+    let cluster = Cluster::start(
+        &[
+            Feed::Redis(redis.url()),
+            Feed::Redis(redis.url()),
+            Feed::Redis(redis.url()),
+        ],
+        |s| {
+            s.lifetime = lifetime;
+        },
+    );
     let nodes: Vec<&Node> = cluster.nodes.iter().collect();
     let start = Instant::now();
     let now = || sealed_session::Clock::now(&sealed_session::SystemClock);
     let activate_at = now().saturating_add(Duration::from_secs(4));
     let retire_at = activate_at.saturating_add(Duration::from_secs(lifetime + 6));
     let mut ring = KeyRing::from_file(cluster.keys()).unwrap();
-    ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate().unwrap()).unwrap();
-    ring.set_schedule(KeyId(2), KeySchedule { activate_at: Some(activate_at), retire_at: None }).unwrap();
-    ring.set_schedule(KeyId(1), KeySchedule { activate_at: None, retire_at: Some(retire_at) }).unwrap();
+    ring.insert(KeyId(2), KeyState::AcceptOnly, SessionKey::generate().unwrap())
+        .unwrap();
+    ring.set_schedule(
+        KeyId(2),
+        KeySchedule {
+            activate_at: Some(activate_at),
+            retire_at: None,
+        },
+    )
+    .unwrap();
+    ring.set_schedule(
+        KeyId(1),
+        KeySchedule {
+            activate_at: None,
+            retire_at: Some(retire_at),
+        },
+    )
+    .unwrap();
     ring.replace_file(cluster.keys()).unwrap();
     // (minted at, token)
     let mut sessions: Vec<(UnixTime, String)> = Vec::new();
@@ -363,10 +448,17 @@ fn clocks_five_seconds_apart_inside_the_leeway_refuse_nothing_valid() {
     let _serial = serial();
     let redis = RedisServer::start();
     let skews = [-5, 0, 5];
-    let cluster = Cluster::start(&[Feed::Redis(redis.url()), Feed::Redis(redis.url()), Feed::Redis(redis.url())], |s| {
-        s.skew = skews[(s.name.as_bytes()[0] - b'a') as usize];
-        s.leeway = 10; // the widest gap between two nodes
-    });
+    let cluster = Cluster::start(
+        &[
+            Feed::Redis(redis.url()),
+            Feed::Redis(redis.url()),
+            Feed::Redis(redis.url()),
+        ],
+        |s| {
+            s.skew = skews[(s.name.as_bytes()[0] - b'a') as usize];
+            s.leeway = 10; // the widest gap between two nodes
+        },
+    );
     let nodes: Vec<&Node> = cluster.nodes.iter().collect();
     let (mut verified, mut refused) = (0, 0);
     let mut tokens = Vec::new();
@@ -386,7 +478,9 @@ fn clocks_five_seconds_apart_inside_the_leeway_refuse_nothing_valid() {
     let ahead = nodes[2].login("zed");
     nodes[2].logout(&ahead);
     let (lost, _) = enforced_everywhere(&nodes, &[ahead]);
-    println!("clock skew -5/0/+5 s, leeway 10 s: {verified} verifications, {refused} refused; logout lost {lost}");
+    println!(
+        "clock skew -5/0/+5 s, leeway 10 s: {verified} verifications, {refused} refused; logout lost {lost}"
+    );
     assert_eq!((refused, lost), (0, 0));
 }
 
@@ -395,8 +489,17 @@ fn a_partitioned_node_enforces_everything_after_the_heal() {
     let _serial = serial();
     let redis = RedisServer::start();
     let proxy = Proxy::start(redis.port);
-    let cluster = Cluster::start(&[Feed::Redis(redis.url()), Feed::Redis(redis.url()), Feed::Redis(proxy.url())], |_| {});
-    let [a, b, c] = &cluster.nodes[..] else { unreachable!() };
+    let cluster = Cluster::start(
+        &[
+            Feed::Redis(redis.url()),
+            Feed::Redis(redis.url()),
+            Feed::Redis(proxy.url()),
+        ],
+        |_| {},
+    );
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
     let valid: Vec<String> = (0..6).map(|i| [a, b, c][i % 3].login("keeper")).collect();
     proxy.pause();
     let mut revoked = revoke_stream(a, "alice", 40);
@@ -452,4 +555,3 @@ fn shared_directory_nodes_and_the_cli_share_revocations_and_survive_kill_9() {
     );
     assert_eq!(lost, 0);
 }
-

@@ -43,9 +43,16 @@ impl EventSink for StderrEvents {
     fn emit(&self, e: &SecurityEvent) {
         let session = e.session.map_or_else(|| "-".to_owned(), |t| t.to_string());
         let source = e.source.map_or_else(|| "-".to_owned(), |s| s.to_string());
-        let subject = e.subject.as_deref().map(|s| format!(" subject={s}")).unwrap_or_default();
+        let subject = e
+            .subject
+            .as_deref()
+            .map(|s| format!(" subject={s}"))
+            .unwrap_or_default();
         let at = e.at.map(|t| format!(" at={}", t.0)).unwrap_or_default();
-        eprintln!("security event: {:?} session={session} source={source}{subject}{at}", e.kind);
+        eprintln!(
+            "security event: {:?} session={session} source={source}{subject}{at}",
+            e.kind
+        );
     }
 }
 
@@ -151,7 +158,10 @@ fn banner(args: &Args, local: SocketAddr, fresh_keys: bool, manager: &SessionMan
             args.data_dir.display()
         ),
     }
-    println!("  health      {scheme}://{host}:{}/healthz (200 once ready)", local.port());
+    println!(
+        "  health      {scheme}://{host}:{}/healthz (200 once ready)",
+        local.port()
+    );
     if fresh_keys {
         println!("  keys        a fresh key ring was generated at start: sessions end with this process");
         println!(

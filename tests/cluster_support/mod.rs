@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 
 /// A port nothing listens on right now (the kernel's choice for 127.0.0.1:0).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until `condition` holds, checking every 10 ms, for at most `limit`; returns how long

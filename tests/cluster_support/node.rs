@@ -26,8 +26,7 @@ use axum::Router;
 use sealed_session::revocation::{FileStore, FilterConfig, RevocationStore};
 use sealed_session::{
     ClientContext, Clock, EventSink, Keys, Policy, Privilege, Rotation, SecurityEvent, SessionManager,
-    SystemClock,
-    UnixTime,
+    SystemClock, UnixTime,
 };
 
 use super::proxy::ROLE;
@@ -98,7 +97,12 @@ impl Node {
         let s = &self.spec;
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
-            .args(["--exact", "cluster_child_process", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "cluster_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(ROLE, "node")
             .env("SEALED_NODE_NAME", &s.name)
             .env("SEALED_NODE_KEYS", &s.keys)
@@ -118,7 +122,10 @@ impl Node {
         let port = lines
             .by_ref()
             .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("node listening ").and_then(|p| p.trim().parse().ok()))
+            .find_map(|l| {
+                l.strip_prefix("node listening ")
+                    .and_then(|p| p.trim().parse().ok())
+            })
             .unwrap_or_else(|| panic!("node {} did not start", self.spec.name));
         self.port = port;
         let events = Arc::clone(&self.events);
@@ -211,7 +218,12 @@ struct PrintedEvents;
 
 impl EventSink for PrintedEvents {
     fn emit(&self, e: &SecurityEvent) {
-        println!("event {:?} subject={:?} at={:?}", e.kind, e.subject, e.at.map(|t| t.0));
+        println!(
+            "event {:?} subject={:?} at={:?}",
+            e.kind,
+            e.subject,
+            e.at.map(|t| t.0)
+        );
     }
 }
 
@@ -309,10 +321,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 async fn login(State(m): Manager, UrlPath(user): UrlPath<String>) -> Response {
-    blocking(move || match m.authenticate(None, &user, Privilege::Authenticated, &client()) {
-        Ok(minted) => minted.token.expose_secret().to_owned().into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    })
+    blocking(
+        move || match m.authenticate(None, &user, Privilege::Authenticated, &client()) {
+            Ok(minted) => minted.token.expose_secret().to_owned().into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+    )
     .await
 }
 

@@ -20,7 +20,12 @@ impl Proxy {
     /// Starts a proxy process forwarding a fresh loopback port to 127.0.0.1:`target`.
     pub fn start(target: u16) -> Self {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "cluster_child_process", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "cluster_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(ROLE, "proxy")
             .env(LISTEN, target.to_string())
             .stdout(Stdio::piped())
@@ -31,7 +36,10 @@ impl Proxy {
         let port = lines
             .by_ref()
             .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("proxy listening ").and_then(|p| p.trim().parse().ok()))
+            .find_map(|l| {
+                l.strip_prefix("proxy listening ")
+                    .and_then(|p| p.trim().parse().ok())
+            })
             .expect("the proxy reports its port");
         // Keep draining what the child prints so it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
@@ -53,7 +61,9 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

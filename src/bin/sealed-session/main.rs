@@ -14,6 +14,15 @@ use sealed_session::{
 };
 use zeroize::Zeroizing;
 
+/// `println!` that never panics: a closed stdout (`sealed-session status | head`) is not an
+/// error worth a panic, and the exit code already tells whether the command succeeded.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod operate;
 mod render;
 
@@ -228,7 +237,7 @@ fn keygen(out: &Path, id: u8) -> Result<(), CliError> {
         }
         other => other?,
     }
-    println!("created {} with primary key id {id}", out.display());
+    outln!("created {} with primary key id {id}", out.display());
     Ok(())
 }
 
@@ -237,7 +246,7 @@ fn keys(file: &Path, now: UnixTime, action: KeysAction) -> Result<(), CliError> 
     let message = match action {
         KeysAction::List => {
             for ((id, state), (_, in_force)) in ring.states().into_iter().zip(ring.states_at(now)) {
-                println!(
+                outln!(
                     "{}",
                     render::key_line(id.0, state.as_str(), in_force.as_str(), ring.schedule(id))
                 );
@@ -316,7 +325,7 @@ fn keys(file: &Path, now: UnixTime, action: KeysAction) -> Result<(), CliError> 
         }
     };
     ring.replace_file(file)?;
-    println!("{message}");
+    outln!("{message}");
     Ok(())
 }
 
@@ -364,7 +373,7 @@ fn inspect(args: &SealerArgs, leeway: u64, token: &str) -> Result<(), CliError> 
         .open_at(&token, now)
         .map_err(|r| CliError::Rejected(r.reason()))?;
     let text = serde_json::to_string_pretty(&render::Inspected::new(&opened))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -420,6 +429,6 @@ fn mint(
         app_data: Vec::new(),
     };
     let token = sealer.mint(&claims)?;
-    println!("{}", token.expose_secret());
+    outln!("{}", token.expose_secret());
     Ok(())
 }

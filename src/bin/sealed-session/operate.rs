@@ -100,7 +100,7 @@ pub(crate) fn revoke(
             for r in &revocations {
                 store.revoke(r.clone())?; // fsync'd before the next line prints
             }
-            println!(
+            outln!(
                 "revoked in {} ({} record(s), durable)",
                 dir.display(),
                 revocations.len()
@@ -110,7 +110,7 @@ pub(crate) fn revoke(
         (None, None) => return Err(CliError::Usage("pass --data-dir or --redis")),
     }
     for r in &revocations {
-        println!("{}", describe(r));
+        outln!("{}", describe(r));
     }
     Ok(())
 }
@@ -119,7 +119,7 @@ pub(crate) fn revoke(
 fn publish(url: &str, context: &str, keys: &Keys, revocations: &[Revocation]) -> Result<(), CliError> {
     for r in revocations {
         let id = sealed_session::revocation::redis::publish(url, context, keys, r)?;
-        println!("published as stream entry {id}");
+        outln!("published as stream entry {id}");
     }
     Ok(())
 }
@@ -197,10 +197,17 @@ pub(crate) fn status(target: &Target) -> Result<(), CliError> {
 
 fn dir_status(dir: &Path, keys: &Keys, filter: FilterConfig) -> Result<(), CliError> {
     let store = FileStore::open(dir, keys, filter)?;
-    println!("data directory: {}", dir.display());
-    // POSITION
+    let position = store.position();
+    outln!("data directory: {}", dir.display());
+    outln!(
+        "log: file id {} read to byte {} of {} (lag {} bytes; every process tails it)",
+        position.log_id,
+        position.offset,
+        position.log_len,
+        position.lag_bytes()
+    );
     let recovery = store.recovery();
-    println!(
+    outln!(
         "loaded: snapshot {}, {} log record(s) replayed",
         if recovery.snapshot_loaded { "yes" } else { "none" },
         recovery.records_replayed
@@ -211,17 +218,17 @@ fn dir_status(dir: &Path, keys: &Keys, filter: FilterConfig) -> Result<(), CliEr
 
 fn print_set(set: &RevocationSet) {
     let config = set.config();
-    println!(
+    outln!(
         "filters: capacity {} per generation, false-positive target {:e}",
         config.capacity(),
         config.false_positive_rate()
     );
     let generations = set.generations();
-    println!("generations: {}", generations.len());
+    outln!("generations: {}", generations.len());
     for g in &generations {
         let from = g.number.saturating_mul(u64::from(config.epochs_per_generation()));
         let fill = g.estimated_len as f64 / config.capacity() as f64;
-        println!(
+        outln!(
             "  generation {} (epochs from {from}, ends by Unix {}): ~{} ids, fill {:.1}% of capacity, {} filter(s), {} KiB, est. false-positive rate {:.2e}",
             g.number,
             Epoch(from + u64::from(config.epochs_per_generation()).saturating_sub(1)).end().0,
@@ -232,18 +239,18 @@ fn print_set(set: &RevocationSet) {
             g.false_positive_estimate
         );
     }
-    println!("subject cutoffs: {}", set.subject_cutoff_count());
+    outln!("subject cutoffs: {}", set.subject_cutoff_count());
     match set.kill_switch() {
-        Some(t) => println!("kill switch: tokens issued before Unix {} refused", t.0),
-        None => println!("kill switch: none"),
+        Some(t) => outln!("kill switch: tokens issued before Unix {} refused", t.0),
+        None => outln!("kill switch: none"),
     }
-    println!("memory: {} KiB", set.memory_bytes() / 1024);
+    outln!("memory: {} KiB", set.memory_bytes() / 1024);
 }
 
 #[cfg(feature = "redis")]
 fn redis_status(url: &str, context: &str) -> Result<(), CliError> {
     let status = sealed_session::revocation::redis::feed_status(url, context)?;
-    println!("{status}");
+    outln!("{status}");
     Ok(())
 }
 
