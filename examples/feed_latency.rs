@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sealed_session::revocation::redis::RedisStore;
 use sealed_session::revocation::{Durability, FilterConfig, MemoryStore, Revocation, RevocationStore};
-use sealed_session::token::Epoch;
+use sealed_session::token::{Epoch, SessionId};
 use sealed_session::{KeyRing, Keys};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -63,12 +63,10 @@ fn start_redis(dir: &std::path::Path) -> Result<Redis, BoxError> {
     Ok(redis)
 }
 
-fn id_of(run: u32, i: u32) -> [u8; 16] {
-    let mut id = [0u8; 16];
-    id[..4].copy_from_slice(&run.to_le_bytes());
-    id[4..8].copy_from_slice(&i.to_le_bytes());
-    id[8] = 0xa5;
-    id
+/// Random ids, as the server's own are: the filter hashes an id's two halves directly
+/// (spec/revocation.md, "Hashing"), so structured ids would collide.
+fn random_ids(count: u32) -> Result<Vec<[u8; 16]>, BoxError> {
+    (0..count).map(|_| Ok(SessionId::generate()?.0)).collect()
 }
 
 fn open(url: &str, node: &str, dir: &std::path::Path, keys: &Keys) -> Result<RedisStore, BoxError> {
@@ -88,7 +86,8 @@ fn wait_ready(store: &RedisStore) -> Result<Duration, BoxError> {
 
 /// Revokes `count` ids on A at `rate` per second (logout durability: fsync'd, group commit
 /// across `threads`) and records, per id, acknowledgement → visible on B.
-fn propagation(a: &RedisStore, b: &RedisStore, run: u32, rate: u32, count: u32) -> Vec<Duration> {
+fn propagation(a: &RedisStore, b: &RedisStore, ids: &[[u8; 16]], rate: u32) -> Vec<Duration> {
+    let count = u32::try_from(ids.len()).unwrap_or(u32::MAX);
     let epoch = Epoch(1_000_000);
     let acked: Arc<Vec<Mutex<Option<Instant>>>> = Arc::new((0..count).map(|_| Mutex::new(None)).collect());
     let seen: Vec<Mutex<Option<Instant>>> = (0..count).map(|_| Mutex::new(None)).collect();
@@ -102,7 +101,7 @@ fn propagation(a: &RedisStore, b: &RedisStore, run: u32, rate: u32, count: u32) 
             let mut first_unseen = 0usize;
             while first_unseen < count as usize && start.elapsed() < Duration::from_secs(120) {
                 let mut i = first_unseen;
-                while i < count as usize && b.set().contains(epoch, &id_of(run, i as u32)) {
+                while i < count as usize && b.set().contains(epoch, &ids[i]) {
                     if let Some(slot) = seen.get(i) {
                         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         slot.get_or_insert_with(Instant::now);
@@ -125,10 +124,7 @@ fn propagation(a: &RedisStore, b: &RedisStore, run: u32, rate: u32, count: u32) 
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                let r = Revocation::Id {
-                    epoch,
-                    id: id_of(run, i as u32),
-                };
+                let r = Revocation::Id { epoch, id: ids[i] };
                 if a.revoke_with(r, Durability::Synced).is_ok() {
                     if let Some(slot) = acked.get(i) {
                         *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
@@ -190,11 +186,8 @@ fn main() -> Result<(), BoxError> {
         "propagation, logout acknowledged on A → refused on B (loopback, {} cores):",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    for (run, (rate, count)) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)]
-        .into_iter()
-        .enumerate()
-    {
-        let delays = propagation(&a, &b, run as u32, rate, count);
+    for (rate, count) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)] {
+        let delays = propagation(&a, &b, &random_ids(count)?, rate);
         println!(
             "  {rate:>6}/s, {count} revocations: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             percentile(&delays, 0.5).as_secs_f64() * 1e3,
@@ -206,22 +199,15 @@ fn main() -> Result<(), BoxError> {
     // Catch-up: B is down while 100,000 revocations arrive.
     drop(b);
     let epoch = Epoch(1_000_001);
-    for i in 0..100_000u32 {
-        a.revoke_with(
-            Revocation::Id {
-                epoch,
-                id: id_of(99, i),
-            },
-            Durability::Background,
-        )?;
+    let backlog = random_ids(100_000)?;
+    for id in &backlog {
+        a.revoke_with(Revocation::Id { epoch, id: *id }, Durability::Background)?;
     }
     std::thread::sleep(Duration::from_secs(2)); // let A publish its queue before B returns
     let reopened = Instant::now();
     let b = open(&url, "b", dir.path(), &keys)?;
     let ready = wait_ready(&b)?;
-    let missing = (0..100_000u32)
-        .filter(|&i| !b.set().contains(epoch, &id_of(99, i)))
-        .count();
+    let missing = backlog.iter().filter(|id| !b.set().contains(epoch, id)).count();
     println!(
         "catch-up of a node down while 100,000 revocations arrived: ready after {:.2} s (open + feed), {missing} missing once ready; total {:.2} s",
         ready.as_secs_f64(),
@@ -231,14 +217,9 @@ fn main() -> Result<(), BoxError> {
     // Memory of a node holding 1M revocations (ids spread over 12 hourly generations).
     let before = rss_kib();
     let store = MemoryStore::new(FilterConfig::default())?;
-    for i in 0..1_000_000u32 {
-        store.revoke_with(
-            Revocation::Id {
-                epoch: Epoch(2_000_000 + u64::from(i % 12)),
-                id: id_of(7, i),
-            },
-            Durability::Local,
-        )?;
+    for i in 0..1_000_000u64 {
+        let (epoch, id) = (Epoch(2_000_000 + i % 12), SessionId::generate()?.0);
+        store.revoke_with(Revocation::Id { epoch, id }, Durability::Local)?;
     }
     println!(
         "1M revocations over 12 generations: filters {:.1} MiB ({} filters), process RSS +{:.1} MiB",
