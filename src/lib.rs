@@ -4,6 +4,7 @@
     "[format]: crate::spec::format\n",
     "[sessions]: crate::spec::sessions\n",
     "[revocation]: crate::spec::revocation\n",
+    "[threats]: crate::spec::threats\n",
     "[bank]: https://docs.rs/crate/sealed-session/latest/source/examples/bank/\n\n",
     include_str!("../README.md")
 )]
@@ -29,6 +30,9 @@ pub mod spec {
     /// The revocation filter: layout, sizing, generations, snapshots, the log.
     #[doc = include_str!("../spec/revocation.md")]
     pub mod revocation {}
+    /// The threat model: attackers, mechanisms and their tests, what is not defended, ASVS 5.0.
+    #[doc = include_str!("../spec/threats.md")]
+    pub mod threats {}
 }
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
