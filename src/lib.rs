@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+#[cfg(feature = "dpop")]
+pub mod dpop;
 mod error;
 mod keys;
 pub mod revocation;
@@ -29,6 +31,9 @@ pub mod spec {
     /// The revocation filter: layout, sizing, generations, snapshots, the log.
     #[doc = include_str!("../spec/revocation.md")]
     pub mod revocation {}
+    /// DPoP proof verification (RFC 9449): check order, thumbprint, nonces, replay bound.
+    #[doc = include_str!("../spec/dpop.md")]
+    pub mod dpop {}
 }
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
