@@ -115,6 +115,7 @@ fn numeric_date(value: &Value) -> Option<UnixTime> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
     use serde_json::json;
     use std::time::Duration;

@@ -99,6 +99,7 @@ fn coordinate(obj: &Object, name: &str) -> Result<[u8; 32], DpopError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
     use serde_json::json;
 

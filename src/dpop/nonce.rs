@@ -182,6 +182,7 @@ fn tag_of(key: &hmac::Key, issued: [u8; 8]) -> [u8; TAG_LEN] {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     const NOW: UnixTime = UnixTime(1_795_000_000);

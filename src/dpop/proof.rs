@@ -49,6 +49,11 @@ impl<'a> UntrustedProof<'a> {
         let signing_input = text
             .get(..header.len() + 1 + payload.len())
             .ok_or(DpopError::Malformed)?;
+        // An empty signature is structurally a JWS (RFC 7519 §6.1 unsecured JWTs): let it
+        // reach the `alg` check so that `alg: none` is logged as such, then fail to verify.
+        if header.is_empty() || payload.is_empty() {
+            return Err(DpopError::Malformed);
+        }
         let (header, payload, signature) = (decode(header)?, decode(payload)?, decode(signature)?);
         let (alg, key) = check_header(&parse_object(&header)?, config)?;
         Ok(Self {
@@ -72,12 +77,9 @@ impl<'a> UntrustedProof<'a> {
     }
 }
 
-/// A non-empty segment in canonical base64url: no padding, no non-zero trailing bits
-/// (RFC 7515 §2, RFC 4648 §3.5), so each byte string has exactly one spelling.
+/// A segment in canonical base64url: no padding, no non-zero trailing bits (RFC 7515 §2,
+/// RFC 4648 §3.5), so each byte string has exactly one spelling.
 fn decode(segment: &str) -> Result<Vec<u8>, DpopError> {
-    if segment.is_empty() {
-        return Err(DpopError::Malformed);
-    }
     URL_SAFE_NO_PAD.decode(segment).map_err(|_| DpopError::Malformed)
 }
 
@@ -112,6 +114,7 @@ fn is_dpop_type(typ: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     fn b64(s: &str) -> String {
@@ -205,13 +208,17 @@ mod tests {
         let p = b64("{}");
         let parse = |text: &str| UntrustedProof::parse(text, &DpopConfig::default()).map(|_| ());
         assert_eq!(parse(&format!("{h}.{p}.AAAA")), Ok(()));
+        assert_eq!(
+            parse(&format!("{h}.{p}.")),
+            Ok(()),
+            "an empty signature fails later, at verification"
+        );
         for bad in [
             String::new(),
             format!("{h}.{p}"),
             format!("{h}.{p}.AAAA."),
             format!("{h}.{p}.AAAA.AAAA"),
             format!("{h}..AAAA"),
-            format!("{h}.{p}."),
             format!(".{p}.AAAA"),
             format!("{h}=.{p}.AAAA"),
             format!("{h}.{p}.AAAA=="),

@@ -103,6 +103,7 @@ impl ReplayCache {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     fn id(n: u32) -> ProofId {

@@ -101,6 +101,7 @@ impl fmt::Debug for JwkThumbprint {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     #[test]
