@@ -4,6 +4,7 @@
     "[format]: crate::spec::format\n",
     "[sessions]: crate::spec::sessions\n",
     "[revocation]: crate::spec::revocation\n",
+    "[dpop]: crate::spec::dpop\n",
     "[bank]: https://docs.rs/crate/sealed-session/latest/source/examples/bank/\n\n",
     include_str!("../README.md")
 )]

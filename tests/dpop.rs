@@ -38,6 +38,14 @@ fn keys() -> [ClientKey; 2] {
     [ClientKey::es256(), ClientKey::ed25519()]
 }
 
+#[test]
+fn the_verifier_and_nonces_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<DpopVerifier>();
+    shared::<DpopNonces>();
+    shared::<DpopError>();
+}
+
 // ---------------------------------------------------------------- the RFC's examples
 
 // RFC 9449 §4.1, the example token request's `DPoP` header (decoded in the same section);

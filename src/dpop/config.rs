@@ -58,7 +58,7 @@ impl Algorithm {
 /// Settings of a [`DpopVerifier`](super::DpopVerifier).
 ///
 /// Defaults: proofs up to 4 KiB, `iat` at most 60 s old and 5 s ahead, ES256 and EdDSA, a
-/// replay cache of 65,536 proofs (at most about 4 MB).
+/// replay cache of 131,072 proofs (about 8 MB at most).
 ///
 /// ```
 /// use std::time::Duration;
@@ -93,7 +93,9 @@ impl Default for DpopConfig {
             // extends the life of a captured proof: keep it small.
             max_future: Duration::from_secs(5),
             algorithms: Algorithm::Es256.bit() | Algorithm::EdDsa.bit(),
-            replay_capacity: 65_536,
+            // Honest clients stay served through a flood of ~18,000 accepted proofs/s, most of
+            // what two cores can verify (benches/dpop.rs; spec/dpop.md §6, "Sizing").
+            replay_capacity: 131_072,
         }
     }
 }
@@ -158,8 +160,8 @@ impl DpopConfig {
         self
     }
 
-    /// How many accepted proofs the replay cache remembers (1 to 2^22; at most about 62 bytes
-    /// each). When full it forgets the oldest and refuses proofs that old
+    /// How many accepted proofs the replay cache remembers (1 to 2^22; about 64 bytes each
+    /// at most). When full it forgets the oldest and refuses proofs that old
     /// (`spec/dpop.md` §6): memory stays fixed whatever the load.
     ///
     /// # Warning

@@ -3,8 +3,8 @@
 //!
 //! Memory is bounded: at most `capacity` entries of a 16-byte id and the proof's `iat` (the
 //! age heap is allocated up front, the id set is a B-tree that holds exactly the live
-//! entries: at most about 62 bytes per entry in all, and O(log n) in the worst case, so no
-//! hash-flooding concern). A client with its own key can make unlimited valid proofs, so the cache must not
+//! entries: about 64 bytes per entry at most, by the node layout). Every call is O(log n) in the worst
+//! case, so there is no hash-flooding concern and no call pays for a backlog. A client with its own key can make unlimited valid proofs, so the cache must not
 //! grow with load and must not be fillable into refusing everyone either. When it is full,
 //! it forgets the entry with the *oldest* `iat` and raises a horizon to that `iat`; proofs
 //! with `iat` at or below the horizon are refused. The invariant: every accepted proof with
@@ -39,6 +39,9 @@ pub(crate) fn proof_id(thumbprint: &JwkThumbprint, htu: &str, jti: &str) -> Proo
     id
 }
 
+/// Expired entries dropped per call at most.
+const PURGE_PER_CALL: usize = 8;
+
 pub(crate) struct ReplayCache {
     capacity: usize,
     /// Min-heap on `iat`: expiry and eviction both take the oldest proof.
@@ -63,12 +66,18 @@ impl ReplayCache {
     /// horizon. Entries with `iat` before `oldest_acceptable` are dropped first: their
     /// proofs fail the `iat` check anyway.
     pub(crate) fn insert(&mut self, id: ProofId, iat: u64, oldest_acceptable: u64) -> Result<(), DpopError> {
-        while let Some(&Reverse((old, old_id))) = self.by_age.peek() {
-            if old >= oldest_acceptable {
-                break;
+        // A bounded number per call keeps every call O(log capacity); each call adds at most
+        // one entry, so expired ones still drain faster than they come. One left over when
+        // the cache is full is simply the entry evicted next (raising the horizon to an `iat`
+        // the window already refuses).
+        for _ in 0..PURGE_PER_CALL {
+            match self.by_age.peek() {
+                Some(&Reverse((old, old_id))) if old < oldest_acceptable => {
+                    self.by_age.pop();
+                    self.seen.remove(&old_id);
+                }
+                _ => break,
             }
-            self.by_age.pop();
-            self.seen.remove(&old_id);
         }
         if self.horizon.is_some_and(|h| iat <= h) {
             return Err(DpopError::ReplayHorizon);
@@ -143,6 +152,21 @@ mod tests {
             assert!(cache.len() <= 3);
         }
         assert_eq!(cache.horizon, None, "expiry alone never evicts a live proof");
+    }
+
+    #[test]
+    fn a_backlog_of_expired_entries_is_drained_a_few_per_call() {
+        let mut cache = ReplayCache::new(100);
+        for n in 0..100 {
+            assert_eq!(cache.insert(id(n), 1000, 0), Ok(()));
+        }
+        assert_eq!(cache.insert(id(100), 5000, 4940), Ok(()));
+        assert_eq!(cache.len(), 100 - PURGE_PER_CALL + 1);
+        for n in 101..120 {
+            assert_eq!(cache.insert(id(n), 5000, 4940), Ok(()));
+        }
+        assert_eq!(cache.len(), 20, "only the live entries are left");
+        assert_eq!(cache.horizon, None);
     }
 
     #[test]
