@@ -17,5 +17,8 @@ fuzz_target!(|data: &[u8]| {
         verifier.verify_at(&text, &request(), NOW) == Err(DpopError::Replayed),
         "an accepted proof was not refused as a replay"
     );
-    assert!(verified.issued_at.0.abs_diff(NOW.0) <= 60, "accepted outside the window");
+    assert!(
+        verified.issued_at.0.abs_diff(NOW.0) <= 60,
+        "accepted outside the window"
+    );
 });

@@ -1,4 +1,4 @@
-//! Real DPoP proofs made with ring, for `tests/dpop.rs` and `benches/dpop.rs` (one owner of
+//! Real DPoP proofs made with ring, for `tests/dpop/` and `benches/dpop.rs` (one owner of
 //! the proof-building code): a client key, its JWK, and compact JWS signing of any header and
 //! claims, well-formed or not.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
