@@ -5,12 +5,15 @@
     "[sessions]: crate::spec::sessions\n",
     "[revocation]: crate::spec::revocation\n",
     "[threats]: crate::spec::threats\n",
+    "[dpop]: crate::spec::dpop\n",
     "[bank]: https://docs.rs/crate/sealed-session/latest/source/examples/bank/\n\n",
     include_str!("../README.md")
 )]
 #![forbid(unsafe_code)]
 
 mod clock;
+#[cfg(feature = "dpop")]
+pub mod dpop;
 mod error;
 mod keys;
 pub mod revocation;
@@ -33,6 +36,9 @@ pub mod spec {
     /// The threat model: attackers, mechanisms and their tests, what is not defended, ASVS 5.0.
     #[doc = include_str!("../spec/threats.md")]
     pub mod threats {}
+    /// DPoP proof verification (RFC 9449): check order, thumbprint, nonces, replay bound.
+    #[doc = include_str!("../spec/dpop.md")]
+    pub mod dpop {}
 }
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};

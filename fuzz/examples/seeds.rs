@@ -1,5 +1,6 @@
 //! Writes the seed corpora `fuzz/seeds/open/*` (token texts under the fuzz keys, valid at
-//! the fuzzing clock, plus refused ones) and `fuzz/seeds/claims/*` (their claims plaintexts).
+//! the fuzzing clock, plus refused ones), `fuzz/seeds/claims/*` (their claims plaintexts) and
+//! `fuzz/seeds/dpop_proof/*` (the RFC 9449 example proofs, one accepted, and variants).
 //! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example seeds`.
 
 use std::path::Path;
@@ -81,6 +82,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the expired seed opens".into());
     }
     std::fs::write(root.join("open").join("expired"), token.expose_secret())?;
+    dpop_seeds(&root.join("dpop_proof"))?;
     println!("seeds written to {}", root.display());
+    Ok(())
+}
+
+/// The RFC 9449 example proofs: the token request verifies at the target's clock, the resource
+/// request is refused (`htm`), the unsigned one reaches the `alg` check's neighbours.
+fn dpop_seeds(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use sealed_session_fuzz::dpop::{request, verifier, NOW, RFC_RESOURCE_PROOF, RFC_TOKEN_PROOF};
+    std::fs::create_dir_all(dir)?;
+    let unsigned = RFC_TOKEN_PROOF.rsplit_once('.').ok_or("no signature")?.0.to_owned() + ".";
+    let seeds = [
+        ("rfc9449-token-request", RFC_TOKEN_PROOF, true),
+        ("rfc9449-resource-request", RFC_RESOURCE_PROOF, false),
+        ("unsigned", unsigned.as_str(), false),
+    ];
+    for (name, proof, accepted) in seeds {
+        if verifier().verify_at(proof, &request(), NOW).is_ok() != accepted {
+            return Err(format!("dpop seed {name}: accepted != {accepted}").into());
+        }
+        std::fs::write(dir.join(name), proof)?;
+    }
     Ok(())
 }

@@ -97,3 +97,28 @@ pub fn remint(id: KeyId, claims: &Claims, nonce: [u8; xchacha::NONCE_LEN]) -> Op
     let token = minter(id)?.dangerous_mint_with_nonce(claims, nonce).ok()?;
     Some(token.expose_secret().to_owned())
 }
+
+/// DPoP fixtures: the example proofs of RFC 9449 §4.1 (token request) and §7.1 (resource
+/// request), and the request and instant at which the first one verifies.
+pub mod dpop {
+    use sealed_session::dpop::{DpopConfig, DpopRequest, DpopVerifier};
+    use sealed_session::UnixTime;
+
+    /// RFC 9449 §4.1: `POST https://server.example.com/token`, `iat` 1562262616.
+    pub const RFC_TOKEN_PROOF: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg";
+    /// RFC 9449 §7.1: `GET https://resource.example.org/protectedresource` with `ath`.
+    pub const RFC_RESOURCE_PROOF: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA";
+    /// The instant the fuzz target verifies at: `RFC_TOKEN_PROOF`'s `iat`.
+    pub const NOW: UnixTime = UnixTime(1_562_262_616);
+
+    /// The request `RFC_TOKEN_PROOF` was made for.
+    pub fn request() -> DpopRequest<'static> {
+        DpopRequest::new("POST", "https://server.example.com/token")
+    }
+
+    /// A fresh verifier with a small replay cache (one per input keeps runs independent).
+    pub fn verifier() -> DpopVerifier {
+        DpopVerifier::new(DpopConfig::default().with_replay_capacity(8))
+            .unwrap_or_else(|e| panic!("fixture: {e}"))
+    }
+}
