@@ -16,7 +16,9 @@
 //! - Each generation grows further, tighter filters past its capacity, so the false-positive
 //!   rate of a probe stays below the target however many revocations arrive.
 //! - Subject cutoffs (logout-everywhere) and the kill switch are exact.
-//! - [`MemoryStore`] keeps the set in memory; [`FileStore`] makes every revocation durable.
+//! - [`MemoryStore`] keeps the set in memory; [`FileStore`] makes every revocation durable;
+//!   `redis::RedisStore` (feature `redis`) shares revocations between nodes through a Redis
+//!   stream.
 //!
 //! The layout, hashing, sizing math and byte formats are in `spec/revocation.md`.
 
@@ -27,6 +29,8 @@ mod file;
 mod filter;
 mod log;
 mod pressure;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod set;
 mod snapshot;
 mod store;

@@ -195,7 +195,9 @@ impl EventSink for TracingSink {
             EventKind::Login | EventKind::Elevation | EventKind::StepDown | EventKind::Logout => {
                 tracing::info!(target: "sealed_session::security", kind = ?e.kind, session, source)
             }
-            _ => tracing::warn!(target: "sealed_session::security", kind = ?e.kind, session, source, subject, at),
+            _ => {
+                tracing::warn!(target: "sealed_session::security", kind = ?e.kind, session, source, subject, at)
+            }
         }
     }
 }
