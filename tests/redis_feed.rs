@@ -5,12 +5,19 @@
 
 mod redis_support;
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis_support::*;
 use sealed_session::revocation::redis::{feed_status, publish, StartupPolicy};
 use sealed_session::revocation::{Durability, Readiness, Revocation, RevocationStore};
-use sealed_session::{EventKind, UnixTime};
+use sealed_session::{CollectingSink, EventKind, UnixTime};
+
+/// Set in the child of `kill_9_during_an_outage_loses_nothing`: `<data dir>|<redis url>`.
+const CHILD: &str = "SEALED_SESSION_REDIS_CHILD";
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -41,10 +48,15 @@ fn a_revocation_on_one_node_is_enforced_on_the_others() {
     ];
     for r in &made {
         a.store().revoke(r.clone()).unwrap();
-        assert!(enforces(a.store(), r), "enforced on the node that took it at once");
+        assert!(
+            enforces(a.store(), r),
+            "enforced on the node that took it at once"
+        );
     }
     let background = id_revocation(2, 1);
-    b.store().revoke_with(background.clone(), Durability::Background).unwrap();
+    b.store()
+        .revoke_with(background.clone(), Durability::Background)
+        .unwrap();
     let local = id_revocation(3, 1);
     c.store().revoke_with(local.clone(), Durability::Local).unwrap();
     let mut all = made.clone();
@@ -53,9 +65,14 @@ fn a_revocation_on_one_node_is_enforced_on_the_others() {
         converge(n, &all, LONG, "propagation");
     }
     wait_for(LONG, "outboxes to drain", || {
-        [&a, &b, &c].iter().all(|n| n.store().status().outbox_pending == 0)
+        [&a, &b, &c]
+            .iter()
+            .all(|n| n.store().status().outbox_pending == 0)
     });
-    assert!(!enforces(a.store(), &local) && !enforces(b.store(), &local), "Local never leaves the node");
+    assert!(
+        !enforces(a.store(), &local) && !enforces(b.store(), &local),
+        "Local never leaves the node"
+    );
     let status = feed_status(&server.url(), CONTEXT).unwrap();
     assert_eq!(status.length, 4);
     assert!(status.incarnation.is_some());
@@ -63,7 +80,10 @@ fn a_revocation_on_one_node_is_enforced_on_the_others() {
         feed_status(&server.url(), CONTEXT).unwrap().nodes.len() == 3
     });
     let s = c.store().status();
-    assert!(s.connected && s.records_applied >= 4 && s.forged_records == 0, "{s:?}");
+    assert!(
+        s.connected && s.records_applied >= 4 && s.forged_records == 0,
+        "{s:?}"
+    );
     assert_eq!(s.readiness, Readiness::Ready);
 }
 
@@ -88,7 +108,12 @@ fn forged_entries_are_ignored_and_reported() {
     // A kill switch's payload (postcard: tag 2, varint time) with no key, and with a bad MAC.
     let payload = [0x02, 0x80, 0xd0, 0xac, 0xf3, 0x0e];
     forge(&[(b"r", &payload)]);
-    forge(&[(b"k", b"1"), (b"n", b"mallory"), (b"r", &payload), (b"m", &[0u8; 32])]);
+    forge(&[
+        (b"k", b"1"),
+        (b"n", b"mallory"),
+        (b"r", &payload),
+        (b"m", &[0u8; 32]),
+    ]);
     forge(&[(b"garbage", b"\xff\xfe"), (b"\x00\x01", b"")]);
     forge(&[(b"k", b"200"), (b"n", b"x"), (b"r", &payload), (b"m", &[1u8; 32])]);
     // Correctly formed, under a key with the right id but the wrong secret.
@@ -115,7 +140,11 @@ fn forged_entries_are_ignored_and_reported() {
     a.store().revoke(genuine.clone()).unwrap();
     converge(&b, std::slice::from_ref(&genuine), LONG, "after forgeries");
     for n in [&a, &b] {
-        assert_eq!(n.store().set().kill_switch(), None, "a forged kill switch has no effect");
+        assert_eq!(
+            n.store().set().kill_switch(),
+            None,
+            "a forged kill switch has no effect"
+        );
         assert!(n.events.saw(EventKind::ForgedFeedRecord));
         let forged = n.store().status().forged_records;
         println!("node {}: forged entries seen {forged} of {FORGED}", n.name);
@@ -136,7 +165,9 @@ fn a_restarted_node_catches_up_before_it_is_ready() {
     for r in &made {
         a.store().revoke_with(r.clone(), Durability::Background).unwrap();
     }
-    wait_for(LONG, "a to publish everything", || a.store().status().outbox_pending == 0);
+    wait_for(LONG, "a to publish everything", || {
+        a.store().status().outbox_pending == 0
+    });
     b.reopen(&server.url());
     let mut not_ready_seen = 0u32;
     let start = Instant::now();
@@ -154,7 +185,10 @@ fn a_restarted_node_catches_up_before_it_is_ready() {
     }
     println!("restart: not ready on {not_ready_seen} checks before catching up");
     converge(&b, &made, LONG, "restart");
-    assert!(enforces(b.store(), &before), "what it had before the restart is still there");
+    assert!(
+        enforces(b.store(), &before),
+        "what it had before the restart is still there"
+    );
 }
 
 #[test]
@@ -166,19 +200,42 @@ fn a_stopped_server_loses_nothing() {
     let made: Vec<_> = (0..50).map(|i| id_revocation(1, i)).collect();
     for (i, r) in made.iter().enumerate() {
         let start = Instant::now();
-        let durability = if i % 2 == 0 { Durability::Synced } else { Durability::Background };
+        let durability = if i % 2 == 0 {
+            Durability::Synced
+        } else {
+            Durability::Background
+        };
         a.store().revoke_with(r.clone(), durability).unwrap();
         assert!(enforces(a.store(), r), "enforced at once during the outage");
-        assert!(start.elapsed() < Duration::from_millis(500), "revoke never waits for the network");
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "revoke never waits for the network"
+        );
     }
-    wait_for(LONG, "a to notice the outage", || a.events.saw(EventKind::FeedUnavailable));
+    wait_for(LONG, "a to notice the outage", || {
+        a.events.saw(EventKind::FeedUnavailable)
+    });
     assert!(!a.store().status().connected);
-    assert!(a.ready(), "an outage within max_staleness keeps a current node ready");
-    assert_eq!(lost(b.store(), &made), made.len(), "nothing reaches b while the server is stopped");
+    assert!(
+        a.ready(),
+        "an outage within max_staleness keeps a current node ready"
+    );
+    assert_eq!(
+        lost(b.store(), &made),
+        made.len(),
+        "nothing reaches b while the server is stopped"
+    );
     server.resume();
     converge(&b, &made, LONG, "stopped server");
-    wait_for(LONG, "a's outbox to drain", || a.store().status().outbox_pending == 0);
-    let unavailable = a.events.events().iter().filter(|e| e.kind == EventKind::FeedUnavailable).count();
+    wait_for(LONG, "a's outbox to drain", || {
+        a.store().status().outbox_pending == 0
+    });
+    let unavailable = a
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.kind == EventKind::FeedUnavailable)
+        .count();
     assert_eq!(unavailable, 1, "FeedUnavailable once per outage");
 }
 
@@ -186,7 +243,11 @@ fn a_stopped_server_loses_nothing() {
 fn a_server_restarted_empty_is_refilled() {
     let mut server = Server::start();
     let url = server.url();
-    let (a, b, mut c) = (Node::open(&url, "a"), Node::open(&url, "b"), Node::open(&url, "c"));
+    let (a, b, mut c) = (
+        Node::open(&url, "a"),
+        Node::open(&url, "b"),
+        Node::open(&url, "c"),
+    );
     ready_all(&[&a, &b, &c]);
     let mut made: Vec<_> = (0..30).map(|i| id_revocation(1, i)).collect();
     made.extend((0..30).map(|i| id_revocation(2, i)));
@@ -203,7 +264,15 @@ fn a_server_restarted_empty_is_refilled() {
     for r in &unread {
         a.store().revoke(r.clone()).unwrap();
     }
+    // Published by the CLI: only the stream holds them until a node applies them, so after
+    // the restart they live on only in A's and B's snapshots.
+    let cli: Vec<_> = (0..10).map(|i| id_revocation(5, i)).collect();
+    for r in &cli {
+        publish(&url, CONTEXT, keys(), r).unwrap();
+    }
     wait_for(LONG, "a to publish", || a.store().status().outbox_pending == 0);
+    converge(&a, &cli, LONG, "published by the cli");
+    converge(&b, &cli, LONG, "published by the cli");
     server.restart_empty();
     let after: Vec<_> = (0..20).map(|i| id_revocation(4, i)).collect();
     for r in &after {
@@ -212,13 +281,21 @@ fn a_server_restarted_empty_is_refilled() {
     c.reopen(&url);
     made.extend(unread);
     made.extend(after);
+    made.extend(cli);
     for n in [&a, &b, &c] {
         converge(n, &made, LONG, "restarted empty");
     }
     for n in [&a, &b, &c] {
-        assert!(n.events.saw(EventKind::FeedRegressed), "node {} saw the regression", n.name);
+        assert!(
+            n.events.saw(EventKind::FeedRegressed),
+            "node {} saw the regression",
+            n.name
+        );
     }
-    assert!(feed_status(&url, CONTEXT).unwrap().incarnation.is_some(), "a new incarnation");
+    assert!(
+        feed_status(&url, CONTEXT).unwrap().incarnation.is_some(),
+        "a new incarnation"
+    );
 }
 
 #[test]
@@ -226,7 +303,8 @@ fn a_node_away_past_the_trim_loads_the_shared_snapshots() {
     let server = Server::start();
     let url = server.url();
     let fast = |b: sealed_session::revocation::redis::RedisStoreBuilder| {
-        b.retention(Duration::from_millis(200)).snapshot_every(Duration::from_millis(200))
+        b.retention(Duration::from_millis(200))
+            .snapshot_every(Duration::from_millis(200))
     };
     let a_dir = tempfile::tempdir().unwrap();
     let a_events = std::sync::Arc::new(sealed_session::CollectingSink::new());
@@ -238,6 +316,7 @@ fn a_node_away_past_the_trim_loads_the_shared_snapshots() {
     for r in &made {
         a.revoke(r.clone()).unwrap();
     }
+    wait_for(LONG, "a to publish everything", || a.status().outbox_pending == 0);
     // Trimming needs entries older than the retention and covered by a published snapshot.
     wait_for(LONG, "the stream to be trimmed", || {
         feed_status(&url, CONTEXT).unwrap().length < made.len() as u64
@@ -263,14 +342,23 @@ fn the_outbox_survives_an_outage_and_a_restart() {
     wait_for(LONG, "a to find the feed unreachable", || {
         a.store().readiness() == Readiness::FeedUnavailable
     });
-    assert!(serve_local.readiness().is_ready(), "ServeLocal serves from local state");
+    assert!(
+        serve_local.readiness().is_ready(),
+        "ServeLocal serves from local state"
+    );
     let made: Vec<_> = (0..25).map(|i| id_revocation(1, i)).collect();
     for (i, r) in made.iter().enumerate() {
-        let durability = if i < 20 { Durability::Synced } else { Durability::Background };
+        let durability = if i < 20 {
+            Durability::Synced
+        } else {
+            Durability::Background
+        };
         a.store().revoke_with(r.clone(), durability).unwrap();
     }
     assert!(a.events.saw(EventKind::FeedUnavailable));
-    wait_for(LONG, "the outbox to hold every record", || a.store().status().outbox_pending == 25);
+    wait_for(LONG, "the outbox to hold every record", || {
+        a.store().status().outbox_pending == 25
+    });
     a.close(); // dropped without publishing anything
     drop(serve_local);
 
@@ -279,5 +367,64 @@ fn the_outbox_survives_an_outage_and_a_restart() {
     a.reopen(&url);
     converge(&b, &made, LONG, "outbox after the outage");
     converge(&a, &made, LONG, "outbox after the outage");
-    wait_for(LONG, "a's outbox to drain", || a.store().status().outbox_pending == 0);
+    wait_for(LONG, "a's outbox to drain", || {
+        a.store().status().outbox_pending == 0
+    });
+}
+
+/// The child: a node whose Redis is unreachable, revoking (`Synced`) and printing each
+/// revocation once `revoke` returned `Ok`, until it is killed (or 30 s pass).
+#[test]
+fn child_node() {
+    let Ok(spec) = std::env::var(CHILD) else { return };
+    let (dir, url) = spec.split_once('|').unwrap();
+    let events = Arc::new(CollectingSink::new());
+    let store = builder(url, "k", Path::new(dir), &events).open().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0u32.. {
+        if Instant::now() > deadline {
+            return;
+        }
+        store.revoke(id_revocation(6, i)).unwrap();
+        println!("ack {i}");
+    }
+}
+
+#[test]
+fn kill_9_during_an_outage_loses_nothing() {
+    let port = free_port();
+    let url = url(port);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_node", "--nocapture", "--test-threads", "1"])
+        .env(CHILD, format!("{}|{url}", dir.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(i) = line.strip_prefix("ack ").and_then(|i| i.parse::<u32>().ok()) {
+            acked.push(id_revocation(6, i));
+            if acked.len() == 300 {
+                child.kill().unwrap(); // SIGKILL: no destructor runs
+                break;
+            }
+        }
+    }
+    child.wait().unwrap();
+    // Reopened while Redis is still away: everything acknowledged is enforced from local state.
+    let events = Arc::new(CollectingSink::new());
+    let k = builder(&url, "k", dir.path(), &events).open().unwrap();
+    let local = lost(&k, &acked);
+    println!("kill -9: the killed node itself lost {local} of {}", acked.len());
+    assert_eq!(local, 0);
+    assert!(
+        k.status().outbox_pending >= acked.len() as u64,
+        "all still to publish"
+    );
+    let _server = Server::start_on(port);
+    let b = Node::open(&url, "b");
+    converge(&b, &acked, LONG, "kill -9 during an outage");
 }

@@ -76,7 +76,9 @@ impl Server {
     }
 
     fn wait_until_up(&self) {
-        wait_for(Duration::from_secs(10), "redis-server to answer PING", || ping(self.port));
+        wait_for(Duration::from_secs(10), "redis-server to answer PING", || {
+            ping(self.port)
+        });
     }
 }
 
@@ -93,12 +95,25 @@ pub fn url(port: u16) -> String {
 
 /// A port nothing listens on (bound and released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(port: u16, dir: &Path) -> Child {
     Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -108,7 +123,9 @@ fn spawn(port: u16, dir: &Path) -> Child {
 }
 
 fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
     let mut buf = [0u8; 7];
     s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
@@ -122,7 +139,10 @@ fn signal(sig: &str, pid: u32) {
 pub fn wait_for(deadline: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -195,7 +215,11 @@ impl Node {
 
     pub fn reopen_with(&mut self, f: impl FnOnce(RedisStoreBuilder) -> RedisStoreBuilder, url: &str) {
         self.store = None;
-        self.store = Some(f(builder(url, self.name, self.dir.path(), &self.events)).open().unwrap());
+        self.store = Some(
+            f(builder(url, self.name, self.dir.path(), &self.events))
+                .open()
+                .unwrap(),
+        );
     }
 
     pub fn ready(&self) -> bool {
@@ -206,10 +230,13 @@ impl Node {
 /// The epoch test revocations use.
 pub const EPOCH: Epoch = Epoch(20_000);
 
-/// The `i`th distinct id revocation of a test (`tag` keeps tests and nodes apart).
+/// The `i`th id revocation of a test (`tag` keeps tests and nodes apart). Ids are random, as
+/// real ones are: the filter takes its probe positions from the id's bits, so ids differing
+/// in a few low bits would match each other.
 pub fn id_revocation(tag: u8, i: u32) -> Revocation {
-    let mut id = [tag; 16];
-    id[..4].copy_from_slice(&i.to_le_bytes());
+    use rand_core::{RngCore, SeedableRng};
+    let mut id = [0u8; 16];
+    rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(tag) << 32 | u64::from(i)).fill_bytes(&mut id);
     Revocation::Id { epoch: EPOCH, id }
 }
 

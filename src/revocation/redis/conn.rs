@@ -101,6 +101,8 @@ pub(crate) struct StreamInfo {
     pub(crate) length: u64,
     pub(crate) last_generated: EntryId,
     pub(crate) max_deleted: Option<EntryId>,
+    /// Entries ever added (Redis 7).
+    pub(crate) entries_added: Option<u64>,
     pub(crate) first_entry: Option<EntryId>,
     pub(crate) last_entry: Option<EntryId>,
 }
@@ -164,6 +166,7 @@ pub(crate) fn parse_xinfo(reply: Value) -> Result<StreamInfo, FeedError> {
                 have_last = true;
             }
             b"max-deleted-entry-id" => info.max_deleted = bytes(v).and_then(|b| EntryId::from_bytes(&b)),
+            b"entries-added" => info.entries_added = int(&v),
             b"first-entry" => info.first_entry = entry_id(v),
             b"last-entry" => info.last_entry = entry_id(v),
             _ => {}

@@ -89,13 +89,24 @@ pub(crate) fn regression(position: &Position, published: EntryId, probe: &Probe)
     }
 }
 
-/// Whether entries after `last` were trimmed or deleted before this node read them.
+/// Whether entries after `last` were removed before this node read them. Trimming removes a
+/// prefix of the stream, and Redis 7.0 does not count trimmed ids in `max-deleted-entry-id`
+/// (only `XDEL`ed ones), so the rule works from the first entry still held:
+///
+/// - an `XDEL` after `last` (`max-deleted-entry-id > last`): a gap;
+/// - an empty stream: a gap if an entry after `last` was ever generated;
+/// - otherwise a gap if the first entry held is after `last` and some entry was ever removed
+///   (it may have been one after `last`: assumed so, since loading snapshots is only slower).
 pub(crate) fn gap(last: EntryId, info: &StreamInfo) -> bool {
-    match info.max_deleted {
-        Some(deleted) => deleted > last,
-        // Before Redis 7 the deleted ids are unknown: assume a gap whenever the stream starts
-        // after `last` (loading snapshots is safe, only slower).
-        None => info.first_entry.is_some_and(|first| first > last),
+    if info.max_deleted.is_some_and(|deleted| deleted > last) {
+        return true;
+    }
+    match info.first_entry {
+        None => info.last_generated > last,
+        Some(first) => {
+            let removed = info.entries_added.is_none_or(|added| added > info.length);
+            first > last && removed
+        }
     }
 }
 
@@ -254,16 +265,29 @@ mod tests {
 
     #[test]
     fn gap_rule() {
-        let info = |deleted: Option<u64>, first: Option<u64>| StreamInfo {
-            max_deleted: deleted.map(at),
+        let info = |first: Option<u64>, length: u64, added: Option<u64>| StreamInfo {
+            length,
+            last_generated: at(9),
+            max_deleted: Some(EntryId::ZERO),
+            entries_added: added,
             first_entry: first.map(at),
-            ..StreamInfo::default()
+            last_entry: None,
         };
-        assert!(!gap(at(5), &info(Some(0), Some(1))));
-        assert!(!gap(at(5), &info(Some(5), Some(6))));
-        assert!(gap(at(5), &info(Some(6), Some(7))));
-        assert!(gap(EntryId::ZERO, &info(Some(1), None)));
-        assert!(gap(at(5), &info(None, Some(7))), "old servers: by first entry");
-        assert!(!gap(at(5), &info(None, Some(5))));
+        assert!(
+            !gap(at(5), &info(Some(3), 7, Some(9))),
+            "first entry at or before last"
+        );
+        assert!(!gap(at(5), &info(Some(5), 5, Some(9))));
+        assert!(gap(at(5), &info(Some(7), 3, Some(9))), "trimmed past last");
+        assert!(!gap(EntryId::ZERO, &info(Some(7), 3, Some(3))), "never trimmed");
+        assert!(gap(at(5), &info(None, 0, Some(9))), "emptied after last");
+        assert!(
+            !gap(at(9), &info(None, 0, Some(9))),
+            "emptied, nothing after last"
+        );
+        assert!(gap(at(5), &info(Some(7), 3, None)), "old servers: assume a gap");
+        let mut deleted = info(Some(3), 7, Some(9));
+        deleted.max_deleted = Some(at(6));
+        assert!(gap(at(5), &deleted), "XDEL after last");
     }
 }
