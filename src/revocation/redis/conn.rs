@@ -221,7 +221,7 @@ fn parse_entry(v: Value) -> Option<RawEntry> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn s(x: &str) -> Value {
