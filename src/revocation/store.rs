@@ -154,6 +154,16 @@ pub enum StoreError {
     /// A record longer than the log format allows (only a subject over 64 bytes could be).
     #[error("revocation store: record longer than the log format allows")]
     RecordTooLong,
+    /// Another feed has the data directory open (its outbox would be published and emptied
+    /// by two processes).
+    #[error(
+        "revocation feed data directory {dir} is in use by another feed (lock file {dir}/feed.lock); \
+         give each node its own directory"
+    )]
+    FeedLocked {
+        /// The data directory.
+        dir: String,
+    },
     /// A feed context or node name outside `[A-Za-z0-9._-]{1,64}` (it becomes part of Redis
     /// key names and of every record's MAC input).
     #[error("revocation feed: {what} must be 1 to 64 bytes of letters, digits, '.', '_' or '-'")]

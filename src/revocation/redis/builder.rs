@@ -11,6 +11,7 @@ use super::position::Position;
 use super::status::Shared;
 use super::worker::{Feed, Settings};
 use super::RedisStore;
+use crate::clock::{Clock, SystemClock};
 use crate::keys::Keys;
 use crate::revocation::file::io;
 use crate::revocation::{Durability, FileStore, FilterConfig, RevocationStore, StoreError};
@@ -69,6 +70,7 @@ pub struct RedisStoreBuilder {
     startup: StartupPolicy,
     max_staleness: Duration,
     settings: Settings,
+    clock: Arc<dyn Clock>,
 }
 
 impl RedisStoreBuilder {
@@ -83,6 +85,7 @@ impl RedisStoreBuilder {
             events: Arc::new(TracingSink),
             startup: StartupPolicy::default(),
             max_staleness: Duration::from_secs(30),
+            clock: Arc::new(SystemClock),
             settings: Settings {
                 retention: Duration::from_secs(24 * 3600 + 300),
                 snapshot_every: Duration::from_secs(300),
@@ -222,6 +225,21 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// The clock that decides which key of the ring seals and verifies (a staged rotation
+    /// follows it) and stamps the positions in the nodes hash (default [`SystemClock`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{SystemClock, revocation::redis::RedisStore};
+    /// # let keys = sealed_session::Keys::new(sealed_session::KeyRing::generate()?)?;
+    /// let builder = RedisStore::builder("redis://127.0.0.1", "bank", "web-1", "/tmp/r", &keys)
+    ///     .clock(Arc::new(SystemClock));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Opens the local store (loading its state, replaying the outbox into it) and starts
     /// the feed thread; returns without waiting for Redis (see
     /// [`readiness`](RevocationStore::readiness)).
@@ -229,7 +247,7 @@ impl RedisStoreBuilder {
     /// # Errors
     /// [`StoreError::InvalidFeedName`] or [`StoreError::InvalidFeedSetting`]; an unparseable
     /// URL ([`StoreError::Redis`]); anything [`FileStore::open`] refuses;
-    /// [`StoreError::Locked`] when another feed uses `data_dir`; an outbox corrupt before its
+    /// [`StoreError::Locked`] or [`StoreError::FeedLocked`] when another store uses `data_dir`; an outbox corrupt before its
     /// tail ([`StoreError::Corrupt`]); I/O failure.
     ///
     /// ```no_run
@@ -267,6 +285,7 @@ impl RedisStoreBuilder {
             Shared::new(position),
             self.events,
             self.settings,
+            self.clock,
         ));
         let worker = Arc::clone(&feed);
         let thread = std::thread::Builder::new()
@@ -313,7 +332,7 @@ fn lock_feed(dir: &Path) -> Result<File, StoreError> {
         .map_err(io("opening the feed lock"))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
+        Err(TryLockError::WouldBlock) => Err(StoreError::FeedLocked {
             dir: dir.display().to_string(),
         }),
         Err(TryLockError::Error(e)) => Err(io("locking the feed lock")(e)),

@@ -12,7 +12,6 @@ use super::conn::{parse_byte_pairs, run, run_pipe, FeedError, StreamInfo};
 use super::names::{check_name, EntryId};
 use super::record::{open_snapshot, seal_marker, seal_snapshot, OpenedSnapshot};
 use super::worker::{blocking, xadd, Feed};
-use crate::clock::{Clock, SystemClock};
 use crate::revocation::RevocationStore;
 
 impl Feed {
@@ -52,7 +51,7 @@ impl Feed {
         pipe.cmd("HSET")
             .arg(&self.names.nodes)
             .arg(&self.node)
-            .arg(format!("{covered} {}", SystemClock.now().secs()))
+            .arg(format!("{covered} {}", self.clock.now().secs()))
             .ignore();
         if marker {
             let ring = self.ring();

@@ -16,7 +16,6 @@ use super::handshake::{probe, regression};
 use super::names::EntryId;
 use super::record::{open_entry, FeedEntry, Forged};
 use super::worker::{blocking, Feed};
-use crate::clock::{Clock, SystemClock};
 use crate::revocation::{Durability, Revocation, RevocationStore};
 use crate::session::events::EventKind;
 
@@ -129,7 +128,7 @@ impl Feed {
         let mut hset = redis::cmd("HSET");
         hset.arg(&self.names.nodes)
             .arg(&self.node)
-            .arg(format!("{last} {}", SystemClock.now().secs()));
+            .arg(format!("{last} {}", self.clock.now().secs()));
         run::<Value>(cmd, &hset, self.settings.timeout, "HSET")
             .await
             .map(|_| ())

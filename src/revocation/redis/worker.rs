@@ -24,7 +24,7 @@ use super::names::{EntryId, FeedNames};
 use super::outbox::Outbox;
 use super::record::{seal_record, Field};
 use super::status::Shared;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::keys::Keys;
 use crate::revocation::{Durability, FileStore, RevocationStore, StoreError};
 use crate::session::events::{EventKind, EventSink, SecurityEvent};
@@ -57,6 +57,8 @@ pub(crate) struct Feed {
     pub(crate) shared: Shared,
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) settings: Settings,
+    /// Picks the key ring in force and stamps the nodes hash.
+    pub(crate) clock: Arc<dyn Clock>,
     /// New outbox work: queued `Background` revocations, or records a `Synced` revoke wrote.
     pub(crate) wake: Notify,
     /// Outbox records are waiting to be published.
@@ -78,6 +80,7 @@ impl Feed {
         shared: Shared,
         events: Arc<dyn EventSink>,
         settings: Settings,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             names,
@@ -90,6 +93,7 @@ impl Feed {
             shared,
             events,
             settings,
+            clock,
             wake: Notify::new(),
             publish: Notify::new(),
             stopping: AtomicBool::new(false),
@@ -122,7 +126,7 @@ impl Feed {
 
     /// The ring in force now (an owned `Arc`: it may be held across an `.await`).
     pub(crate) fn ring(&self) -> Arc<crate::keys::KeyRing> {
-        self.keys.in_force_at(SystemClock.now())
+        self.keys.in_force_at(self.clock.now())
     }
 
     async fn main(self: Arc<Self>) {
