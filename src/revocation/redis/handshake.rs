@@ -20,6 +20,8 @@ pub(crate) struct Probe {
     pub(crate) incarnation: Option<String>,
     /// `None` when the stream does not exist.
     pub(crate) stream: Option<StreamInfo>,
+    /// An entry this node read or published is gone without having been trimmed or deleted.
+    pub(crate) vanished: bool,
 }
 
 /// Why the feed is behind what this node saw.
@@ -32,7 +34,7 @@ pub(crate) enum Regression {
     /// Same incarnation, but the stream is gone.
     StreamMissing,
     /// Same incarnation, but the stream's last generated id is below what this node read or
-    /// published (failover to a lagging replica).
+    /// published, or an entry it read or published vanished (failover to a lagging replica).
     StreamBehind,
 }
 
@@ -47,11 +49,15 @@ impl Regression {
     }
 }
 
-/// Reads the incarnation and the stream's metadata (two round trips).
+/// Reads the incarnation and the stream's metadata, and whether the entries `seen` (this
+/// node's last read and last published ids) vanished: no longer in the stream although
+/// neither trimmed (the stream still starts at or before them) nor deleted (`XDEL` raises
+/// `max-deleted-entry-id`). Two round trips.
 pub(crate) async fn probe(
     conn: &mut MultiplexedConnection,
     names: &FeedNames,
     timeout: std::time::Duration,
+    seen: &[EntryId],
 ) -> Result<Probe, FeedError> {
     let mut pipe = redis::pipe();
     pipe.cmd("GET")
@@ -60,19 +66,41 @@ pub(crate) async fn probe(
         .arg(&names.stream);
     let (incarnation, exists): (Option<Vec<u8>>, bool) =
         run_pipe(conn, &pipe, timeout, "GET, EXISTS").await?;
-    let stream = if exists {
-        let mut xinfo = redis::cmd("XINFO");
-        xinfo.arg("STREAM").arg(&names.stream);
-        Some(parse_xinfo(
-            run::<Value>(conn, &xinfo, timeout, "XINFO STREAM").await?,
-        )?)
-    } else {
-        None
-    };
     let incarnation = incarnation
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|s| is_incarnation(s));
-    Ok(Probe { incarnation, stream })
+    if !exists {
+        return Ok(Probe {
+            incarnation,
+            stream: None,
+            vanished: false,
+        });
+    }
+    let seen: Vec<EntryId> = seen.iter().copied().filter(|id| *id > EntryId::ZERO).collect();
+    let mut pipe = redis::pipe();
+    pipe.cmd("XINFO").arg("STREAM").arg(&names.stream);
+    for id in &seen {
+        pipe.cmd("XRANGE")
+            .arg(&names.stream)
+            .arg(id.to_string())
+            .arg(id.to_string());
+    }
+    let mut replies: Vec<Value> = run_pipe(conn, &pipe, timeout, "XINFO STREAM, XRANGE").await?;
+    if replies.is_empty() {
+        return Err(FeedError::Reply("XINFO STREAM"));
+    }
+    let info = parse_xinfo(replies.remove(0))?;
+    let vanished = seen.iter().zip(&replies).any(|(id, reply)| {
+        let absent = matches!(reply, Value::Array(items) if items.is_empty());
+        let not_trimmed = info.first_entry.is_some_and(|first| first <= *id);
+        let not_deleted = info.max_deleted.is_none_or(|deleted| deleted < *id);
+        absent && not_trimmed && not_deleted
+    });
+    Ok(Probe {
+        incarnation,
+        stream: Some(info),
+        vanished,
+    })
 }
 
 /// The regression rule: compares what this node saw (`position`, and the highest id its own
@@ -84,7 +112,9 @@ pub(crate) fn regression(position: &Position, published: EntryId, probe: &Probe)
         (None, _) => Some(Regression::IncarnationMissing),
         (Some(theirs), _) if theirs != mine => Some(Regression::IncarnationChanged),
         (Some(_), None) if seen > EntryId::ZERO => Some(Regression::StreamMissing),
-        (Some(_), Some(info)) if info.last_generated < seen => Some(Regression::StreamBehind),
+        (Some(_), Some(info)) if info.last_generated < seen || probe.vanished => {
+            Some(Regression::StreamBehind)
+        }
         _ => None,
     }
 }
@@ -118,9 +148,10 @@ impl Feed {
         conn: &mut MultiplexedConnection,
     ) -> Result<EntryId, FeedError> {
         let timeout = self.settings.timeout;
-        let first = probe(conn, &self.names, timeout).await?;
         let mut position = self.shared.position();
-        let regressed = regression(&position, self.shared.published_max(), &first);
+        let published = self.shared.published_max();
+        let first = probe(conn, &self.names, timeout, &[position.last, published]).await?;
+        let regressed = regression(&position, published, &first);
         let incarnation = match &first.incarnation {
             Some(i) => i.clone(),
             None => self.create_incarnation(conn).await?,
@@ -131,11 +162,9 @@ impl Feed {
                 "revocation feed regressed: republishing what this node holds"
             );
             self.emit(EventKind::FeedRegressed);
-            position.last = match (why, &first.stream) {
-                // The replica holds a prefix of what this node read: continue after it.
-                (Regression::StreamBehind, Some(info)) => info.last_generated,
-                _ => EntryId::ZERO,
-            };
+            // Read the stream again from its start: which entries the new stream shares with
+            // what this node read is unknown, and applying twice is harmless.
+            position.last = EntryId::ZERO;
             self.shared.reset_published();
             let outbox = Arc::clone(&self.outbox);
             blocking(move || outbox.republish_all()).await?;
@@ -150,7 +179,7 @@ impl Feed {
             // Peers that read the stream from its start find this node's snapshot through the
             // marker, and merge it.
             self.share(conn, true).await?;
-            probe(conn, &self.names, timeout).await?.stream
+            probe(conn, &self.names, timeout, &[]).await?.stream
         } else {
             first.stream
         };
@@ -211,6 +240,7 @@ mod tests {
 
     fn probe(inc: Option<&str>, last_generated: Option<u64>) -> Probe {
         Probe {
+            vanished: false,
             incarnation: inc.map(str::to_owned),
             stream: last_generated.map(|l| StreamInfo {
                 last_generated: at(l),
@@ -260,6 +290,13 @@ mod tests {
             regression(&pos(Some(I1), 0), zero, &probe(Some(I1), None)),
             None,
             "nothing seen yet"
+        );
+        let mut vanished = probe(Some(I1), Some(9));
+        vanished.vanished = true;
+        assert_eq!(
+            regression(&p, zero, &vanished),
+            Some(Regression::StreamBehind),
+            "read entry gone"
         );
     }
 

@@ -145,8 +145,15 @@ impl Feed {
 
     /// Between reads: has the stream lost what this node saw?
     async fn check_regression(&self, cmd: &mut MultiplexedConnection) -> Result<(), FeedError> {
-        let probe = probe(cmd, &self.names, self.settings.timeout).await?;
-        match regression(&self.shared.position(), self.shared.published_max(), &probe) {
+        let (position, published) = (self.shared.position(), self.shared.published_max());
+        let probe = probe(
+            cmd,
+            &self.names,
+            self.settings.timeout,
+            &[position.last, published],
+        )
+        .await?;
+        match regression(&position, published, &probe) {
             Some(_) => Err(FeedError::Regressed),
             None => Ok(()),
         }
