@@ -9,7 +9,7 @@ mod redis_support;
 use std::time::{Duration, Instant};
 
 use redis_support::*;
-use sealed_session::revocation::redis::{feed_status, publish, StartupPolicy};
+use sealed_session::revocation::redis::{feed_status, publish, RedisStoreBuilder, StartupPolicy};
 use sealed_session::revocation::{Durability, Readiness, Revocation, RevocationStore};
 use sealed_session::{EventKind, UnixTime};
 
@@ -188,7 +188,9 @@ fn a_restarted_node_catches_up_before_it_is_ready() {
 #[test]
 fn a_stopped_server_loses_nothing() {
     let server = Server::start();
-    let (a, b) = (Node::open(&server.url(), "a"), Node::open(&server.url(), "b"));
+    let a = Node::open(&server.url(), "a");
+    let strict = |b: RedisStoreBuilder| b.max_staleness(Duration::from_millis(200));
+    let b = Node::open_with(&server.url(), "b", strict);
     ready_all(&[&a, &b]);
     server.pause();
     let made: Vec<_> = (0..50).map(|i| id_revocation(1, i)).collect();
@@ -214,6 +216,11 @@ fn a_stopped_server_loses_nothing() {
         a.ready(),
         "an outage within max_staleness keeps a current node ready"
     );
+    wait_for(
+        LONG,
+        "b to report the feed unavailable past its max_staleness",
+        || b.store().readiness() == Readiness::FeedUnavailable,
+    );
     assert_eq!(
         lost(b.store(), &made),
         made.len(),
@@ -221,6 +228,7 @@ fn a_stopped_server_loses_nothing() {
     );
     server.resume();
     converge(&b, &made, LONG, "stopped server");
+    wait_for(LONG, "b ready again", || b.ready());
     wait_for(LONG, "a's outbox to drain", || {
         a.store().status().outbox_pending == 0
     });
@@ -360,7 +368,7 @@ fn a_stream_behind_the_nodes_is_a_regression() {
 fn a_node_away_past_the_trim_loads_the_shared_snapshots() {
     let server = Server::start();
     let url = server.url();
-    let fast = |b: sealed_session::revocation::redis::RedisStoreBuilder| {
+    let fast = |b: RedisStoreBuilder| {
         b.retention(Duration::from_millis(200))
             .snapshot_every(Duration::from_millis(200))
     };

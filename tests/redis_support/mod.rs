@@ -188,9 +188,17 @@ pub struct Node {
 
 impl Node {
     pub fn open(url: &str, name: &'static str) -> Self {
+        Self::open_with(url, name, |b| b)
+    }
+
+    pub fn open_with(
+        url: &str,
+        name: &'static str,
+        f: impl FnOnce(RedisStoreBuilder) -> RedisStoreBuilder,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let events = Arc::new(CollectingSink::new());
-        let store = builder(url, name, dir.path(), &events).open().unwrap();
+        let store = f(builder(url, name, dir.path(), &events)).open().unwrap();
         Self {
             store: Some(store),
             events,
