@@ -389,9 +389,40 @@ fn a_node_away_past_the_trim_loads_the_shared_snapshots() {
     });
     let held = feed_status(&url, CONTEXT).unwrap().length;
     println!("trim: {held} of {} entries still in the stream", made.len());
+    // A snapshot hash written by someone without the key, claiming to cover everything.
+    let mut raw = server.client();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("sealed-session:{CONTEXT}:nodes"))
+        .arg("mallory")
+        .arg("99999999999999-0 0")
+        .query(&mut raw)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("sealed-session:{CONTEXT}:snapshot:mallory"))
+        .arg(&[
+            "k",
+            "1",
+            "n",
+            "mallory",
+            "i",
+            "00000000000000000000000000000000",
+            "c",
+            "99999999999999-0",
+        ])
+        .arg("s")
+        .arg(&[1u8, 1, 0, 0][..])
+        .arg("m")
+        .arg(&[0u8; 32][..])
+        .query(&mut raw)
+        .unwrap();
     b.reopen_with(fast, &url);
     wait_for(LONG, "b ready", || b.ready());
     converge(&b, &made, LONG, "away past the trim");
+    assert!(
+        b.events.saw(EventKind::ForgedFeedRecord),
+        "the forged snapshot was refused"
+    );
+    assert_eq!(b.store().status().forged_records, 1);
 }
 
 #[test]

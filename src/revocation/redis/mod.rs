@@ -158,6 +158,17 @@ impl RedisStore {
     }
 }
 
+/// Names the node and its stream; never the URL (it may hold a password) or keys.
+impl core::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("node", &self.feed.node)
+            .field("stream", &self.feed.names.stream)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
 impl RevocationStore for RedisStore {
     fn set(&self) -> &RevocationSet {
         self.feed.store.set()

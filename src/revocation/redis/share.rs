@@ -42,7 +42,13 @@ impl Feed {
             )
         })
         .await?;
+        // One MULTI/EXEC: readers see the old snapshot or the new one, never none, and fields
+        // someone else added to the hash (which would make it fail to verify) are dropped.
         let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(self.names.snapshot(&self.node))
+            .ignore();
         let hset = pipe.cmd("HSET").arg(self.names.snapshot(&self.node));
         for (name, value) in &fields {
             hset.arg(*name).arg(value.as_slice());
