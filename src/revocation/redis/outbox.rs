@@ -28,7 +28,11 @@ const PENDING_CAPACITY: usize = 32_768;
 /// The outbox of one data directory (the caller holds the directory's feed lock).
 pub(crate) struct Outbox {
     dir: PathBuf,
+    /// Held across writes and fsyncs: never taken on the feed's runtime thread.
     state: Mutex<State>,
+    /// The records after `published`, in file order. Its own lock, only ever held to copy or
+    /// move records, so the feed's runtime thread can read it without waiting for an fsync.
+    unpublished: Mutex<VecDeque<Revocation>>,
     /// `Background` revocations not yet written (the request path never writes a file).
     pending: Mutex<Vec<Revocation>>,
     /// `Background` revocations refused by a full queue: enforced here, never published.
@@ -42,8 +46,6 @@ struct State {
     records: u64,
     /// Records known to be in the stream (a prefix of the file).
     published: u64,
-    /// The records after `published`, in file order.
-    unpublished: VecDeque<Revocation>,
     /// A write or fsync failed: nothing after the last good fsync can be trusted.
     poisoned: bool,
 }
@@ -69,7 +71,7 @@ impl Outbox {
         }
         let records = scan.records.len() as u64;
         let published = read_published(dir).filter(|&p| p <= records).unwrap_or(0);
-        let unpublished = scan
+        let unpublished: VecDeque<Revocation> = scan
             .records
             .iter()
             .skip(usize::try_from(published).unwrap_or(0))
@@ -80,12 +82,12 @@ impl Outbox {
             len: scan.valid_len as u64,
             records,
             published,
-            unpublished,
             poisoned: false,
         };
         let outbox = Self {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
+            unpublished: Mutex::new(unpublished),
             pending: Mutex::new(Vec::new()),
             dropped: AtomicU64::new(0),
         };
@@ -145,21 +147,25 @@ impl Outbox {
             keep(r);
         }
         let n = batch.len();
-        st.unpublished.extend(batch);
+        lock(&self.unpublished).extend(batch);
         Ok(n)
     }
 
     /// Up to `max` unpublished records, oldest first (still unpublished until
     /// [`mark_published`](Self::mark_published)).
     pub(crate) fn next_batch(&self, max: usize) -> Vec<Revocation> {
-        lock(&self.state).unpublished.iter().take(max).cloned().collect()
+        lock(&self.unpublished).iter().take(max).cloned().collect()
     }
 
     /// The first `n` unpublished records are in the stream.
     pub(crate) fn mark_published(&self, n: usize) -> Result<(), StoreError> {
         let mut st = lock(&self.state);
-        let n = n.min(st.unpublished.len());
-        st.unpublished.drain(..n);
+        let n = {
+            let mut unpublished = lock(&self.unpublished);
+            let n = n.min(unpublished.len());
+            unpublished.drain(..n);
+            n
+        };
         st.published += n as u64;
         write_published(&self.dir, st.published)
     }
@@ -173,7 +179,7 @@ impl Outbox {
         let mut unpublished: VecDeque<Revocation> = log::scan(&bytes)?.records.into();
         // Records appended after the file was read cannot exist: appends hold this lock.
         unpublished.truncate(usize::try_from(st.records).unwrap_or(usize::MAX));
-        st.unpublished = unpublished;
+        *lock(&self.unpublished) = unpublished;
         st.published = 0;
         write_published(&self.dir, 0)
     }
@@ -206,7 +212,7 @@ impl Outbox {
     /// Records not yet known to be published, queued ones included.
     pub(crate) fn pending(&self) -> u64 {
         let queued = lock(&self.pending).len() as u64;
-        lock(&self.state).unpublished.len() as u64 + queued
+        lock(&self.unpublished).len() as u64 + queued
     }
 
     /// Whether `Background` revocations are queued for writing.
