@@ -422,7 +422,8 @@ fn a_node_away_past_the_trim_loads_the_shared_snapshots() {
         b.events.saw(EventKind::ForgedFeedRecord),
         "the forged snapshot was refused"
     );
-    assert_eq!(b.store().status().forged_records, 1);
+    // Refused at every load (B loads again whenever a trim overtakes it while it reads).
+    assert!(b.store().status().forged_records >= 1);
 }
 
 #[test]

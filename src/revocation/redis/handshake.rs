@@ -186,9 +186,7 @@ impl Feed {
         let Some(info) = stream else {
             return Ok(EntryId::ZERO);
         };
-        if gap(position.last, &info) {
-            self.load_snapshots(conn, &info).await?;
-        }
+        self.fill_gap(conn, &info).await?;
         Ok(info.last_generated)
     }
 

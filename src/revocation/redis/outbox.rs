@@ -35,7 +35,10 @@ pub(crate) struct Outbox {
     unpublished: Mutex<VecDeque<Revocation>>,
     /// `Background` revocations not yet written (the request path never writes a file).
     pending: Mutex<Vec<Revocation>>,
-    /// `Background` revocations refused by a full queue: enforced here, never published.
+    /// Records taken from `pending` and not yet in `unpublished` (being written).
+    in_flight: AtomicU64,
+    /// `Background` revocations refused by a full queue or a failed write: enforced here,
+    /// never published.
     dropped: AtomicU64,
 }
 
@@ -89,6 +92,7 @@ impl Outbox {
             state: Mutex::new(state),
             unpublished: Mutex::new(unpublished),
             pending: Mutex::new(Vec::new()),
+            in_flight: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         };
         Ok((outbox, scan.records))
@@ -117,16 +121,47 @@ impl Outbox {
         keep: &dyn Fn(&Revocation),
     ) -> Result<usize, StoreError> {
         let mut st = lock(&self.state);
-        let mut batch = std::mem::take(&mut *lock(&self.pending));
+        let mut batch = {
+            let mut pending = lock(&self.pending);
+            // Counted as pending until they are in `unpublished` (or dropped).
+            self.in_flight.fetch_add(pending.len() as u64, Ordering::AcqRel);
+            std::mem::take(&mut *pending)
+        };
+        let queued = batch.len();
         batch.extend(own.cloned());
-        if batch.is_empty() {
-            return Ok(0);
+        let written = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.write(&mut st, &batch)
+        };
+        match written {
+            Ok(()) => {
+                st.records += batch.len() as u64;
+                batch.iter().for_each(keep);
+                lock(&self.unpublished).extend(batch);
+            }
+            Err(_) if queued > 0 => {
+                // Still made durable here, but they will not be published.
+                batch.iter().take(queued).for_each(keep);
+                self.dropped.fetch_add(queued as u64, Ordering::Relaxed);
+                tracing::warn!(
+                    queued,
+                    "revocation outbox: write failed, queued revocations kept here but not published"
+                );
+            }
+            Err(_) => {}
         }
+        self.in_flight.fetch_sub(queued as u64, Ordering::AcqRel);
+        written.map(|()| queued + usize::from(own.is_some()))
+    }
+
+    /// One write of the framed records, then `fdatasync`.
+    fn write(&self, st: &mut State, batch: &[Revocation]) -> Result<(), StoreError> {
         if st.poisoned {
             return Err(StoreError::Poisoned);
         }
         let mut bytes = Vec::with_capacity(batch.len() * 32);
-        for r in &batch {
+        for r in batch {
             bytes.extend_from_slice(&log::encode(r)?);
         }
         if let Err(e) = st.file.write_all(&bytes) {
@@ -142,13 +177,7 @@ impl Outbox {
             return Err(io("syncing the outbox")(e));
         }
         st.len += bytes.len() as u64;
-        st.records += batch.len() as u64;
-        for r in &batch {
-            keep(r);
-        }
-        let n = batch.len();
-        lock(&self.unpublished).extend(batch);
-        Ok(n)
+        Ok(())
     }
 
     /// Up to `max` unpublished records, oldest first (still unpublished until
@@ -211,8 +240,11 @@ impl Outbox {
 
     /// Records not yet known to be published, queued ones included.
     pub(crate) fn pending(&self) -> u64 {
+        // Read in the order records move (pending → in flight → unpublished), so a record
+        // moving meanwhile is counted twice at worst, never missed.
         let queued = lock(&self.pending).len() as u64;
-        lock(&self.unpublished).len() as u64 + queued
+        let in_flight = self.in_flight.load(Ordering::Acquire);
+        lock(&self.unpublished).len() as u64 + in_flight + queued
     }
 
     /// Whether `Background` revocations are queued for writing.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 
-use super::conn::{parse_xread, run, FeedError, RawEntry};
-use super::handshake::{probe, regression};
+use super::conn::{parse_xinfo, parse_xread, run, FeedError, RawEntry, StreamInfo};
+use super::handshake::{gap, probe, regression};
 use super::names::EntryId;
 use super::record::{open_entry, FeedEntry, Forged};
 use super::worker::{blocking, Feed};
@@ -38,11 +38,18 @@ impl Feed {
         loop {
             let entries = self.read(conn).await?;
             if entries.is_empty() {
+                self.check_regression(&mut cmd).await?;
                 self.shared.set_current();
                 self.shared.set_lag(Some(0));
-                self.check_regression(&mut cmd).await?;
                 continue;
             }
+            // Peers may have trimmed entries after the position before this read reached them
+            // (a node reading a backlog): asked after the read, so a trim racing it is seen.
+            let mut xinfo = redis::cmd("XINFO");
+            xinfo.arg("STREAM").arg(&self.names.stream);
+            let info =
+                parse_xinfo(run::<Value>(&mut cmd, &xinfo, self.settings.timeout, "XINFO STREAM").await?)?;
+            self.fill_gap(&mut cmd, &info).await?;
             let full = entries.len() >= READ_BATCH;
             let last = self.apply(&mut cmd, entries).await?;
             if last >= target || !full {
@@ -144,7 +151,7 @@ impl Feed {
     }
 
     /// Between reads: has the stream lost what this node saw?
-    async fn check_regression(&self, cmd: &mut MultiplexedConnection) -> Result<(), FeedError> {
+    async fn check_regression(self: &Arc<Self>, cmd: &mut MultiplexedConnection) -> Result<(), FeedError> {
         let (position, published) = (self.shared.position(), self.shared.published_max());
         let probe = probe(
             cmd,
@@ -153,9 +160,24 @@ impl Feed {
             &[position.last, published],
         )
         .await?;
-        match regression(&position, published, &probe) {
-            Some(_) => Err(FeedError::Regressed),
+        if regression(&position, published, &probe).is_some() {
+            return Err(FeedError::Regressed);
+        }
+        match &probe.stream {
+            Some(info) => self.fill_gap(cmd, info).await,
             None => Ok(()),
         }
+    }
+
+    /// Loads the shared snapshots if entries after the position were removed unread.
+    pub(crate) async fn fill_gap(
+        self: &Arc<Self>,
+        cmd: &mut MultiplexedConnection,
+        info: &StreamInfo,
+    ) -> Result<(), FeedError> {
+        if gap(self.shared.position().last, info) {
+            self.load_snapshots(cmd, info).await?;
+        }
+        Ok(())
     }
 }
