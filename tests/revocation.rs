@@ -1,4 +1,5 @@
-//! One conformance suite for the revocation stores, run against `MemoryStore` and `FileStore`.
+//! One conformance suite for the revocation stores, run against `MemoryStore`, `FileStore`
+//! and, with the `redis` feature, `RedisStore` (each case with a `redis-server` of its own).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Duration;
@@ -314,5 +315,48 @@ conformance!(memory: insert_and_contains, generations_expire, subject_cutoffs, k
     merge_is_order_independent_and_idempotent, growth_keeps_false_positives_bounded,
     concurrent_inserts_are_all_visible);
 conformance!(file: insert_and_contains, generations_expire, subject_cutoffs, kill_switch,
+    merge_is_order_independent_and_idempotent, growth_keeps_false_positives_bounded,
+    concurrent_inserts_are_all_visible);
+
+#[cfg(feature = "redis")]
+#[path = "redis_support/mod.rs"]
+mod redis_support;
+
+/// A `RedisStore` together with its server and data directory.
+#[cfg(feature = "redis")]
+struct RedisBackend {
+    store: sealed_session::revocation::redis::RedisStore,
+    _server: redis_support::Server,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "redis")]
+impl RevocationStore for RedisBackend {
+    fn set(&self) -> &RevocationSet {
+        self.store.set()
+    }
+    fn revoke_with(&self, r: Revocation, d: Durability) -> Result<(), StoreError> {
+        self.store.revoke_with(r, d)
+    }
+}
+
+#[cfg(feature = "redis")]
+fn redis(config: FilterConfig) -> Box<dyn RevocationStore> {
+    let server = redis_support::Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let events = std::sync::Arc::new(sealed_session::CollectingSink::new());
+    let store = redis_support::builder(&server.url(), "node", dir.path(), &events)
+        .filter(config)
+        .open()
+        .unwrap();
+    Box::new(RedisBackend {
+        store,
+        _server: server,
+        _dir: dir,
+    })
+}
+
+#[cfg(feature = "redis")]
+conformance!(redis: insert_and_contains, generations_expire, subject_cutoffs, kill_switch,
     merge_is_order_independent_and_idempotent, growth_keeps_false_positives_bounded,
     concurrent_inserts_are_all_visible);

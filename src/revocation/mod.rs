@@ -17,7 +17,9 @@
 //!   rate of a probe stays below the target however many revocations arrive.
 //! - Subject cutoffs (logout-everywhere) and the kill switch are exact.
 //! - [`MemoryStore`] keeps the set in memory; [`FileStore`] makes every revocation durable in a
-//!   data directory that several processes may share, each tailing what the others append.
+//!   data directory that several processes may share, each tailing what the others append;
+//!   `redis::RedisStore` (feature `redis`) shares revocations between nodes through a Redis
+//!   stream.
 //!
 //! The layout, hashing, sizing math and byte formats are in `spec/revocation.md`.
 
@@ -30,6 +32,8 @@ mod file;
 mod filter;
 mod log;
 mod pressure;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod set;
 mod snapshot;
 mod store;

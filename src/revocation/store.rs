@@ -145,6 +145,46 @@ pub enum StoreError {
     /// A record longer than the log format allows (only a subject over 64 bytes could be).
     #[error("revocation store: record longer than the log format allows")]
     RecordTooLong,
+    /// Another feed has the data directory open (its outbox would be published and emptied
+    /// by two processes).
+    #[error(
+        "revocation feed data directory {dir} is in use by another feed (lock file {dir}/feed.lock); \
+         give each node its own directory"
+    )]
+    FeedLocked {
+        /// The data directory.
+        dir: String,
+    },
+    /// A feed context or node name outside `[A-Za-z0-9._-]{1,64}` (it becomes part of Redis
+    /// key names and of every record's MAC input).
+    #[error("revocation feed: {what} must be 1 to 64 bytes of letters, digits, '.', '_' or '-'")]
+    InvalidFeedName {
+        /// Which name: `"context"` or `"node name"`.
+        what: &'static str,
+    },
+    /// A builder setting is out of range (a zero duration, a backoff minimum above its maximum).
+    #[error("revocation feed: invalid setting: {setting}")]
+    InvalidFeedSetting {
+        /// The setting refused.
+        setting: &'static str,
+    },
+    /// Talking to the feed's Redis server failed (unreachable, refused, timed out, or an
+    /// error reply).
+    #[cfg(feature = "redis")]
+    #[error("revocation feed: {context}: {source}")]
+    Redis {
+        /// What was being done.
+        context: &'static str,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// The feed's Redis server answered a command with a reply of an unexpected shape.
+    #[error("revocation feed: unexpected reply to {command}")]
+    FeedReply {
+        /// The command.
+        command: &'static str,
+    },
 }
 
 /// How durable a revocation must be before [`RevocationStore::revoke_with`] returns.
