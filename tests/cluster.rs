@@ -12,7 +12,7 @@
 mod support;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sealed_session::{KeyId, KeyRing, KeySchedule, KeyState, SessionKey, UnixTime};

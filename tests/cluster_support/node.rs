@@ -123,7 +123,7 @@ impl Node {
             .by_ref()
             .map_while(Result::ok)
             .find_map(|l| {
-                l.strip_prefix("node listening ")
+                l.split("node listening ").nth(1)
                     .and_then(|p| p.trim().parse().ok())
             })
             .unwrap_or_else(|| panic!("node {} did not start", self.spec.name));

@@ -37,7 +37,7 @@ impl Proxy {
             .by_ref()
             .map_while(Result::ok)
             .find_map(|l| {
-                l.strip_prefix("proxy listening ")
+                l.split("proxy listening ").nth(1)
                     .and_then(|p| p.trim().parse().ok())
             })
             .expect("the proxy reports its port");

@@ -250,8 +250,41 @@ fn print_set(set: &RevocationSet) {
 #[cfg(feature = "redis")]
 fn redis_status(url: &str, context: &str) -> Result<(), CliError> {
     let status = sealed_session::revocation::redis::feed_status(url, context)?;
-    outln!("{status}");
+    let now = SystemClock.now().0;
+    outln!("feed: stream sealed-session:{context}:revocations at {url}");
+    outln!(
+        "stream: {} entries held, first {}, last {}",
+        status.length,
+        status.first_id.as_deref().unwrap_or("-"),
+        status.last_id.as_deref().unwrap_or("-")
+    );
+    match &status.incarnation {
+        Some(i) => outln!("incarnation: {i}"),
+        None => outln!("incarnation: none (no node has connected, or Redis lost its data)"),
+    }
+    let last_ms = status.last_id.as_deref().and_then(entry_millis);
+    outln!("nodes: {}", status.nodes.len());
+    for node in &status.nodes {
+        // Stream ids start with Redis's clock in milliseconds: the gap between a node's last
+        // applied id and the newest is how far behind it is; the report's age says how fresh.
+        let behind = match (last_ms, entry_millis(&node.last_id)) {
+            (Some(last), Some(at)) => format!("{} ms behind the newest entry", last.saturating_sub(at)),
+            _ => "lag unknown".to_owned(),
+        };
+        outln!(
+            "  {}: applied through {} ({behind}), reported {} s ago",
+            node.node,
+            node.last_id,
+            now.saturating_sub(node.at.0)
+        );
+    }
+    outln!("(filters of one node: `sealed-session status --data-dir <that node's data directory>`)");
     Ok(())
+}
+
+#[cfg(feature = "redis")]
+fn entry_millis(id: &str) -> Option<u64> {
+    id.split_once('-').map_or(Some(id), |(ms, _)| Some(ms))?.parse().ok()
 }
 
 #[cfg(not(feature = "redis"))]
