@@ -37,6 +37,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod api;
+mod bearer;
 mod control;
 mod cookies;
 mod extract;
@@ -47,9 +49,11 @@ mod scan;
 mod service;
 mod settings;
 mod state;
+mod token_response;
 
 pub use control::SessionControl;
 pub use cookies::CookieError;
 pub use extract::{MaybeSession, RequireLevel, SessionInfo, WebError};
 pub use layer::SessionLayer;
 pub use service::SessionService;
+pub use token_response::TokenResponse;
