@@ -82,7 +82,7 @@ pub(crate) fn refusal_response<B: From<Bytes>>(refusal: Refusal, token_sent: boo
         ),
         Refusal::BadRequest => (
             StatusCode::BAD_REQUEST,
-            Some(r#"Bearer error="invalid_request""#),
+            token_sent.then_some(r#"Bearer error="invalid_request""#),
             r#"{"error":"invalid_request"}"#,
         ),
         Refusal::Other(status) => (status, None, other_code(status)),
