@@ -183,7 +183,8 @@ impl SessionControl {
     /// Elevates the session after the handler re-verified the user.
     ///
     /// # Errors
-    /// [`WebError::Unauthenticated`] without a session; transition failures.
+    /// [`WebError::Unauthenticated`] without a session; [`WebError::CredentialMismatch`] for
+    /// a bearer session (use [`SessionControl::elevate_for_api`]); transition failures.
     ///
     /// ```
     /// use sealed_session::web::{SessionControl, WebError};
@@ -206,7 +207,8 @@ impl SessionControl {
     /// Drops elevated privilege.
     ///
     /// # Errors
-    /// [`WebError::Unauthenticated`] without a session; transition failures.
+    /// [`WebError::Unauthenticated`] without a session; [`WebError::CredentialMismatch`] for
+    /// a bearer session (use [`SessionControl::step_down_for_api`]); transition failures.
     ///
     /// ```
     /// use sealed_session::web::{level::Elevated, RequireLevel, SessionControl, WebError};
@@ -224,7 +226,7 @@ impl SessionControl {
         Ok(self.cookie(minted))
     }
 
-    /// Logs out on every node and clears the cookie.
+    /// Logs out on every node and clears the cookie (a bearer session has none to clear).
     ///
     /// # Errors
     /// [`WebError::Unauthenticated`] without a session; store failures.
