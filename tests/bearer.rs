@@ -88,15 +88,6 @@ async fn bearer_requests_are_never_rotated_but_cookies_still_are() {
     assert!(me.headers.get(header::SET_COOKIE).is_some(), "cookie rotated");
 }
 
-/// A same-origin browser request, optionally with a cookie.
-fn cookie_request(method: &str, uri: &str, cookie: Option<&str>) -> http::Request<Body> {
-    let mut b = api_request(method, uri, None).header("sec-fetch-site", "same-origin");
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    b.body(Body::empty()).unwrap()
-}
-
 #[tokio::test]
 async fn requests_in_flight_with_the_old_token_work_inside_the_grace_window() {
     let r = rig(Policy::default());

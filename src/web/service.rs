@@ -146,9 +146,11 @@ fn admit(
                 state.credential = Credential::Bearer;
                 Some(token)
             }
+            // Verified as the empty token: refused as malformed, with its event and flood
+            // count, like every other refused token.
             Authorization::Invalid => {
                 state.credential = Credential::Bearer;
-                None
+                Some("")
             }
         },
         Found::None => None,

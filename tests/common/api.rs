@@ -135,6 +135,15 @@ pub fn api_request(method: &str, uri: &str, token: Option<&str>) -> http::reques
     b
 }
 
+/// A same-origin browser request, optionally with a cookie.
+pub fn cookie_request(method: &str, uri: &str, cookie: Option<&str>) -> http::Request<Body> {
+    let mut b = api_request(method, uri, None).header("sec-fetch-site", "same-origin");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
 pub async fn send_api(app: &Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
