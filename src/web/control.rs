@@ -196,7 +196,7 @@ impl SessionControl {
     /// ```
     pub async fn elevate(&self) -> Result<SessionInfo, WebError> {
         // A bearer session hears of the mismatch, not of a browser rule it cannot meet.
-        self.expect_session(Delivery::Cookie)?;
+        self.check_delivery(Delivery::Cookie)?;
         self.require_same_origin()?;
         let minted = self
             .run_with_session(Delivery::Cookie, |m, s, c| m.elevate(s, &c.context()))
@@ -312,7 +312,10 @@ impl SessionControl {
     where
         F: FnOnce(&SessionManager, Session, &Client) -> Result<Minted, TransitionError> + Send + 'static,
     {
-        self.expect_session(delivery)?;
+        if self.0.lock().session.is_none() {
+            return Err(WebError::Unauthenticated);
+        }
+        self.check_delivery(delivery)?;
         self.run(delivery, move |m, prev, c| match prev {
             Some(s) => f(m, s, c),
             None => Err(TransitionError::NotAuthenticated),
@@ -320,14 +323,11 @@ impl SessionControl {
         .await
     }
 
-    /// The request has a session, and it came the way `delivery` sends its successor.
-    fn expect_session(&self, delivery: Delivery) -> Result<(), WebError> {
+    /// The request's session, if any, came the way `delivery` sends its successor.
+    fn check_delivery(&self, delivery: Delivery) -> Result<(), WebError> {
         let st = self.0.lock();
-        if st.session.is_none() {
-            return Err(WebError::Unauthenticated);
-        }
         let came_as_bearer = st.credential == Credential::Bearer;
-        if came_as_bearer != (delivery == Delivery::Body) {
+        if st.session.is_some() && came_as_bearer != (delivery == Delivery::Body) {
             return Err(WebError::CredentialMismatch);
         }
         Ok(())
