@@ -50,7 +50,7 @@ pub use session::events::{CollectingSink, EventKind, EventSink, SecurityEvent, S
 pub use session::flood::FloodPolicy;
 pub use session::manager::SessionManager;
 pub use session::policy::{MismatchAction, Policy, Rotation};
-pub use session::{Minted, Session, TransitionError, Verified};
+pub use session::{Login, Minted, Session, SessionHandle, TransitionError, Verified};
 pub use token::{Privilege, SealedToken};
 
 #[doc(hidden)]

@@ -269,3 +269,33 @@ fn sessions_cannot_outlive_their_revocations() {
         Err(ConfigError::Policy(PolicyError::OutlivesRevocations))
     ));
 }
+
+#[test]
+fn app_data_rides_through_rotation_and_a_lapsed_elevation_but_not_into_a_new_login() {
+    let r = rig(Policy::default().with_rotation(Rotation::After(Duration::from_secs(60))));
+    let login = Login::new("alice").with_app_data(b"tenant=42");
+    let first = r.manager.authenticate_with(None, login, &alice()).unwrap();
+    let handle = r.manager.handle(&first.session);
+    let elevated = r.manager.elevate(first.session, &alice()).unwrap();
+    // Past the elevated TTL (and the rotation age): verify steps down with a replacement.
+    r.clock.advance(r.manager.policy().elevated_ttl());
+    let lapsed = r
+        .manager
+        .verify(elevated.token.expose_secret(), &alice())
+        .unwrap();
+    let replacement = lapsed.replacement.expect("the lapse mints a replacement");
+    assert_eq!(lapsed.session.privilege(), Privilege::Authenticated);
+    r.clock.advance(Duration::from_secs(61));
+    let rotated = r.manager.verify(replacement.expose_secret(), &alice()).unwrap();
+    let next = rotated.replacement.expect("rotation was due");
+    let last = r.manager.verify(next.expose_secret(), &alice()).unwrap().session;
+    assert_eq!(last.app_data(), b"tenant=42");
+    assert_eq!(r.manager.handle(&last), handle);
+    // A login replacing the session starts with its own data and handle.
+    let again = r
+        .manager
+        .authenticate(Some(last), "alice", Privilege::Authenticated, &alice())
+        .unwrap();
+    assert!(again.session.app_data().is_empty());
+    assert_ne!(r.manager.handle(&again.session), handle);
+}

@@ -5,10 +5,14 @@ pub(crate) mod binding;
 pub(crate) mod builder;
 pub(crate) mod events;
 pub(crate) mod flood;
+mod handle;
+mod login;
 pub(crate) mod manager;
 pub(crate) mod policy;
 mod transitions;
 mod types;
 mod verify;
 
+pub use handle::SessionHandle;
+pub use login::Login;
 pub use types::{Minted, Session, TransitionError, Verified};

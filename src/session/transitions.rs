@@ -25,51 +25,7 @@ impl SessionManager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn begin(&self, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
-        self.fresh_session(None, Privilege::Anonymous, client, self.clock.now())
-    }
-
-    /// Logs `subject` in at `level`. Always starts a new session id; the previous session (the
-    /// visitor's, or one an attacker planted) is revoked first.
-    ///
-    /// # Errors
-    /// Anonymous level or bad subject, too many session changes from this source, a store
-    /// failure revoking the predecessor, or minting.
-    ///
-    /// ```
-    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
-    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
-    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
-    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
-    /// let visitor = manager.begin(&client)?;
-    /// // ... the password checked out ...
-    /// let alice = manager.authenticate(Some(visitor.session), "alice", Privilege::Authenticated, &client)?;
-    /// assert_eq!(alice.session.subject(), Some("alice"));
-    /// // The visitor's token died with its session.
-    /// assert!(manager.verify(visitor.token.expose_secret(), &client).is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn authenticate(
-        &self,
-        previous: Option<Session>,
-        subject: &str,
-        level: Privilege,
-        client: &ClientContext<'_>,
-    ) -> Result<Minted, TransitionError> {
-        Self::check_level(level).map_err(TransitionError::InvalidLogin)?;
-        if subject.is_empty() || subject.len() > crate::token::MAX_SUBJECT_LEN {
-            return Err(TransitionError::InvalidLogin("subject must be 1 to 64 bytes"));
-        }
-        let now = self.clock.now();
-        self.check_rate(client, now)?;
-        if let Some(prev) = previous {
-            // Even a grace copy may be replaced by a login: the whole old session ends, so no
-            // branch of it survives.
-            let durability = Self::durability_for(&prev, Durability::Synced);
-            self.revoke_id(prev.claims.epoch, prev.claims.session_id.0, durability)?;
-        }
-        let minted = self.fresh_session(Some(subject), level, client, now)?;
-        self.emit(EventKind::Login, self.tag(minted.session.session_id()), client);
-        Ok(minted)
+        self.fresh_session(None, Privilege::Anonymous, Vec::new(), client, self.clock.now())
     }
 
     /// Raises an authenticated session to elevated after the application re-verified the
@@ -285,7 +241,7 @@ impl SessionManager {
 
     /// A session that never authenticated grants nothing worth remembering across a restart,
     /// so its revocations stay in this node's memory (no log write, no fsync).
-    fn durability_for(session: &Session, wanted: Durability) -> Durability {
+    pub(super) fn durability_for(session: &Session, wanted: Durability) -> Durability {
         if session.claims.subject.is_none() {
             Durability::Local
         } else {
@@ -310,7 +266,11 @@ impl SessionManager {
         Err(TransitionError::GraceCopy)
     }
 
-    fn check_rate(&self, client: &ClientContext<'_>, now: UnixTime) -> Result<(), TransitionError> {
+    pub(super) fn check_rate(
+        &self,
+        client: &ClientContext<'_>,
+        now: UnixTime,
+    ) -> Result<(), TransitionError> {
         if self.limiter.allow(client.ip, now) {
             Ok(())
         } else {
@@ -319,10 +279,13 @@ impl SessionManager {
         }
     }
 
-    fn fresh_session(
+    /// A new session id, so nothing of a previous session (its id, its application data)
+    /// carries over into the new one.
+    pub(super) fn fresh_session(
         &self,
         subject: Option<&str>,
         level: Privilege,
+        app_data: Vec<u8>,
         client: &ClientContext<'_>,
         now: UnixTime,
     ) -> Result<Minted, TransitionError> {
@@ -338,7 +301,7 @@ impl SessionManager {
             authenticated_at: now,
             binding: Default::default(),
             flags: self.policy.binding.flags(),
-            app_data: Vec::new(),
+            app_data,
         };
         self.mint_claims(claims, client, now)
     }

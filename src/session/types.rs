@@ -173,15 +173,17 @@ impl Session {
         self.claims.epoch
     }
 
-    /// Application data sealed in the token.
+    /// Application data sealed in the token: set at login ([`crate::Login::with_app_data`]),
+    /// carried unchanged by every later token of the session.
     ///
     /// ```
     /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
     /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
     /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
     /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
-    /// // Sessions minted by the manager carry no application data.
     /// assert!(manager.begin(&client)?.session.app_data().is_empty());
+    /// let alice = manager.authenticate_with(None, Login::new("alice").with_app_data(b"v=1"), &client)?;
+    /// assert_eq!(manager.refresh(alice.session, &client)?.session.app_data(), b"v=1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn app_data(&self) -> &[u8] {

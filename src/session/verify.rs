@@ -12,6 +12,15 @@ use crate::token::claims::BindingHash;
 use crate::token::claims::Privilege;
 use crate::token::sealer::Opened;
 
+/// Whether verify may replace the token it accepted.
+#[derive(Clone, Copy)]
+enum Rotate {
+    /// Rotation and a lapsed elevation mint a replacement (cookies: `Set-Cookie` delivers it).
+    IfDue,
+    /// Never: the client could not receive a replacement (bearer tokens).
+    Never,
+}
+
 /// How the revocation filter judged a token.
 enum Standing {
     Live,
@@ -66,6 +75,28 @@ impl SessionManager {
         client: &ClientContext<'_>,
         now: UnixTime,
     ) -> Result<Verified, Rejected> {
+        self.verify_with(token, client, now, Rotate::IfDue)
+    }
+
+    /// Verifies without ever replacing the token: no replacement is minted and nothing is
+    /// retired (a lapsed elevation is still enforced, as the effective privilege). For tokens
+    /// whose client never reads `Set-Cookie` (bearer tokens): a replacement it cannot see
+    /// would turn its next request into reuse (spec/sessions.md §8.1).
+    pub(crate) fn verify_without_rotation(
+        &self,
+        token: &str,
+        client: &ClientContext<'_>,
+    ) -> Result<Verified, Rejected> {
+        self.verify_with(token, client, self.clock.now(), Rotate::Never)
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        client: &ClientContext<'_>,
+        now: UnixTime,
+        rotate: Rotate,
+    ) -> Result<Verified, Rejected> {
         let opened = self
             .sealer
             .open_at(token, now)
@@ -110,7 +141,7 @@ impl SessionManager {
                 replacement: None,
             });
         }
-        self.rotate_if_due(session, client, now)
+        self.rotate_if_due(session, client, now, rotate)
     }
 
     /// Kill switch, logout-everywhere cutoff, then the filter (session id, token id).
@@ -170,6 +201,7 @@ impl SessionManager {
         mut session: Session,
         client: &ClientContext<'_>,
         now: UnixTime,
+        rotate: Rotate,
     ) -> Result<Verified, Rejected> {
         let elevation_lapsed = session.privilege == Privilege::Elevated
             && now
@@ -192,7 +224,8 @@ impl SessionManager {
                 replacement: None,
             })
         };
-        if !(due || elevation_lapsed) || now >= session.claims.session_deadline {
+        let never = matches!(rotate, Rotate::Never);
+        if never || !(due || elevation_lapsed) || now >= session.claims.session_deadline {
             return unchanged(session);
         }
         // One source cannot drive rotations (and so revocations) faster than its budget; the

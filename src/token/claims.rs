@@ -268,7 +268,7 @@ impl Flags {
 /// assert!(sealer.mint(&claims).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Claims {
     /// The session this token belongs to.
     pub session_id: SessionId,
@@ -292,6 +292,26 @@ pub struct Claims {
     pub flags: Flags,
     /// Application data, at most 256 bytes; empty when unused.
     pub app_data: Vec<u8>,
+}
+
+/// Like a derived `Debug`, but the application data shows only its length: it is sealed so
+/// that no one but the server reads it, and that includes logs.
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("session_id", &self.session_id)
+            .field("subject", &self.subject)
+            .field("privilege", &self.privilege)
+            .field("epoch", &self.epoch)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("session_deadline", &self.session_deadline)
+            .field("authenticated_at", &self.authenticated_at)
+            .field("binding", &self.binding)
+            .field("flags", &self.flags)
+            .field("app_data", &format_args!("\"{} bytes\"", self.app_data.len()))
+            .finish()
+    }
 }
 
 /// The exact wire form; field order is normative.
@@ -471,6 +491,26 @@ mod tests {
             out.push(0);
         }
         out
+    }
+
+    #[test]
+    fn debug_shows_the_length_of_application_data_not_its_bytes() {
+        let claims = Claims {
+            session_id: SessionId([7; 16]),
+            subject: Some("alice".into()),
+            privilege: Privilege::Authenticated,
+            epoch: Epoch::containing(UnixTime(1_795_000_000)),
+            issued_at: UnixTime(1_795_000_000),
+            expires_at: UnixTime(1_795_000_000),
+            session_deadline: UnixTime(1_795_000_000),
+            authenticated_at: UnixTime(1_795_000_000),
+            binding: BindingHash::default(),
+            flags: Flags::default(),
+            app_data: b"secret-tenant".to_vec(),
+        };
+        let text = format!("{claims:?}");
+        assert!(text.contains(r#"app_data: "13 bytes""#), "{text}");
+        assert!(!text.contains("secret") && !text.contains("115, 101"), "{text}");
     }
 
     proptest! {

@@ -321,6 +321,11 @@ impl Sealer {
         self.leeway
     }
 
+    /// The application context sealed into every token's AAD (session handles hash it too).
+    pub(crate) fn context(&self) -> &[u8] {
+        &self.context
+    }
+
     /// Seals `claims` as given (their binding value included) under the primary key with a
     /// fresh random nonce, and so a fresh token id.
     ///

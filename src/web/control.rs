@@ -6,13 +6,28 @@ use http::request::Parts;
 
 use super::extract::{shared, SessionInfo, WebError};
 use super::origin::Provenance;
-use super::state::{CookieAction, Shared};
+use super::state::{Client, CookieAction, Credential, Shared};
 use crate::session::events::EventKind;
-use crate::session::{Minted, TransitionError};
+use crate::session::{Login, Minted, Session, TransitionError};
 use crate::token::claims::Privilege;
+use crate::token::sealer::SealedToken;
+use crate::SessionManager;
 
-/// Runs transitions for this request. The successor token is written to the response by the
-/// layer, so a handler cannot forget to send it.
+/// Where a transition sends the successor token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Delivery {
+    /// `Set-Cookie`, written by the layer.
+    Cookie,
+    /// A [`super::TokenResponse`] body, returned by the handler.
+    Body,
+}
+
+/// Runs transitions for this request. The methods without a suffix answer with a cookie: the
+/// layer writes the successor into `Set-Cookie`, so a handler cannot forget to send it. The
+/// `*_for_api` methods answer an API client instead: they return the successor as a
+/// [`super::TokenResponse`] (RFC 6749 §5.1 JSON) and set no cookie. A transition refuses
+/// ([`WebError::CredentialMismatch`]) to move a session between the two: a cookie session's
+/// token never appears in a body, and a bearer session never gets a cookie it cannot see.
 ///
 /// ```
 /// use axum::{body::Body, routing::post, Router};
@@ -91,10 +106,14 @@ impl SessionControl {
     /// }
     /// ```
     pub async fn begin(&self) -> Result<SessionInfo, WebError> {
-        if let Some(info) = self.0.lock().session.as_ref().map(SessionInfo::of) {
+        let existing = self.0.lock().session.as_ref().map(|s| self.info(s));
+        if let Some(info) = existing {
             return Ok(info);
         }
-        self.run(|m, _, c| m.begin(&c.context())).await
+        let minted = self
+            .run(Delivery::Cookie, |m, _, c| m.begin(&c.context()))
+            .await?;
+        Ok(self.cookie(minted))
     }
 
     /// Logs `subject` in with a new session id, revoking whatever session the request had.
@@ -132,16 +151,40 @@ impl SessionControl {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn login(&self, subject: &str, level: Privilege) -> Result<SessionInfo, WebError> {
+        self.login_with(Login::new(subject).with_level(level)).await
+    }
+
+    /// Performs `login` (subject, level, sealed application data) with a new session id,
+    /// revoking whatever session the request had; the cookie carries the new session.
+    ///
+    /// # Errors
+    /// [`WebError::OriginRequired`] without a same-origin signal; [`WebError::Transition`]
+    /// for an invalid login (e.g. data over 256 bytes) or when the store or minting fails.
+    ///
+    /// ```
+    /// use sealed_session::web::{SessionControl, SessionInfo, WebError};
+    /// use sealed_session::Login;
+    /// async fn login(control: SessionControl) -> Result<String, WebError> {
+    ///     // ... check the password first ...
+    ///     let session = control.login_with(Login::new("alice").with_app_data(b"tenant=7")).await?;
+    ///     Ok(format!("welcome; tenant {:?}", String::from_utf8_lossy(session.app_data())))
+    /// }
+    /// ```
+    pub async fn login_with(&self, login: Login) -> Result<SessionInfo, WebError> {
         self.require_same_origin()?;
-        let subject = subject.to_owned();
-        self.run(move |m, prev, c| m.authenticate(prev, &subject, level, &c.context()))
-            .await
+        let minted = self
+            .run(Delivery::Cookie, move |m, prev, c| {
+                m.authenticate_with(prev, login, &c.context())
+            })
+            .await?;
+        Ok(self.cookie(minted))
     }
 
     /// Elevates the session after the handler re-verified the user.
     ///
     /// # Errors
-    /// [`WebError::Unauthenticated`] without a session; transition failures.
+    /// [`WebError::Unauthenticated`] without a session; [`WebError::CredentialMismatch`] for
+    /// a bearer session (use [`SessionControl::elevate_for_api`]); transition failures.
     ///
     /// ```
     /// use sealed_session::web::{SessionControl, WebError};
@@ -152,14 +195,20 @@ impl SessionControl {
     /// }
     /// ```
     pub async fn elevate(&self) -> Result<SessionInfo, WebError> {
+        // A bearer session hears of the mismatch, not of a browser rule it cannot meet.
+        self.check_delivery(Delivery::Cookie)?;
         self.require_same_origin()?;
-        self.run_with_session(|m, s, c| m.elevate(s, &c.context())).await
+        let minted = self
+            .run_with_session(Delivery::Cookie, |m, s, c| m.elevate(s, &c.context()))
+            .await?;
+        Ok(self.cookie(minted))
     }
 
     /// Drops elevated privilege.
     ///
     /// # Errors
-    /// [`WebError::Unauthenticated`] without a session; transition failures.
+    /// [`WebError::Unauthenticated`] without a session; [`WebError::CredentialMismatch`] for
+    /// a bearer session (use [`SessionControl::step_down_for_api`]); transition failures.
     ///
     /// ```
     /// use sealed_session::web::{level::Elevated, RequireLevel, SessionControl, WebError};
@@ -171,11 +220,13 @@ impl SessionControl {
     /// }
     /// ```
     pub async fn step_down(&self) -> Result<SessionInfo, WebError> {
-        self.run_with_session(|m, s, c| m.step_down(s, &c.context()))
-            .await
+        let minted = self
+            .run_with_session(Delivery::Cookie, |m, s, c| m.step_down(s, &c.context()))
+            .await?;
+        Ok(self.cookie(minted))
     }
 
-    /// Logs out on every node and clears the cookie.
+    /// Logs out on every node and clears the cookie (a bearer session has none to clear).
     ///
     /// # Errors
     /// [`WebError::Unauthenticated`] without a session; store failures.
@@ -247,37 +298,46 @@ impl SessionControl {
             .await
             .map_err(|_| WebError::TaskFailed)?;
         result?;
-        self.0.lock().cookie = CookieAction::Logout;
+        let mut st = self.0.lock();
+        // A bearer client holds no cookie, and its page's other cookies are not ours to clear.
+        if st.credential != Credential::Bearer {
+            st.cookie = CookieAction::Logout;
+        }
         Ok(())
     }
 
-    async fn run_with_session<F>(&self, f: F) -> Result<SessionInfo, WebError>
+    /// Runs `f` on the request's session, which must exist and have come the way `delivery`
+    /// sends its successor (checked before anything is revoked).
+    pub(super) async fn run_with_session<F>(&self, delivery: Delivery, f: F) -> Result<Minted, WebError>
     where
-        F: FnOnce(
-                &crate::SessionManager,
-                crate::Session,
-                &super::state::Client,
-            ) -> Result<Minted, TransitionError>
-            + Send
-            + 'static,
+        F: FnOnce(&SessionManager, Session, &Client) -> Result<Minted, TransitionError> + Send + 'static,
     {
         if self.0.lock().session.is_none() {
             return Err(WebError::Unauthenticated);
         }
-        self.run(move |m, prev, c| match prev {
+        self.check_delivery(delivery)?;
+        self.run(delivery, move |m, prev, c| match prev {
             Some(s) => f(m, s, c),
             None => Err(TransitionError::NotAuthenticated),
         })
         .await
     }
 
-    async fn run<F>(&self, f: F) -> Result<SessionInfo, WebError>
+    /// The request's session, if any, came the way `delivery` sends its successor.
+    fn check_delivery(&self, delivery: Delivery) -> Result<(), WebError> {
+        let st = self.0.lock();
+        let came_as_bearer = st.credential == Credential::Bearer;
+        if st.session.is_some() && came_as_bearer != (delivery == Delivery::Body) {
+            return Err(WebError::CredentialMismatch);
+        }
+        Ok(())
+    }
+
+    /// Takes the request's session, runs `f` on the blocking pool and installs the successor
+    /// as the request's session, remembering where its token goes.
+    pub(super) async fn run<F>(&self, delivery: Delivery, f: F) -> Result<Minted, WebError>
     where
-        F: FnOnce(
-                &crate::SessionManager,
-                Option<crate::Session>,
-                &super::state::Client,
-            ) -> Result<Minted, TransitionError>
+        F: FnOnce(&SessionManager, Option<Session>, &Client) -> Result<Minted, TransitionError>
             + Send
             + 'static,
     {
@@ -290,16 +350,49 @@ impl SessionControl {
         let minted = tokio::task::spawn_blocking(move || f(&manager, previous, &client))
             .await
             .map_err(|_| WebError::TaskFailed)??;
-        let now = self.0.manager.now();
-        // Fail here, at mint time, rather than have the browser silently drop the cookie.
-        self.0
-            .settings
-            .cookie
-            .set_cookie(&minted.token, minted.expires_at(), now)?;
-        let info = SessionInfo::of(&minted.session);
+        if delivery == Delivery::Cookie {
+            // Fail here, at mint time, rather than have the browser silently drop the cookie.
+            let now = self.0.manager.now();
+            self.0
+                .settings
+                .cookie
+                .set_cookie(&minted.token, minted.expires_at(), now)?;
+        }
+        let mut st = self.0.lock();
+        st.credential = match (delivery, st.credential) {
+            (Delivery::Cookie, _) => Credential::Cookie,
+            // A login for an API replaced a cookie session: that cookie is dead, drop it.
+            (Delivery::Body, Credential::Cookie) => {
+                st.cookie = CookieAction::Expire;
+                Credential::Bearer
+            }
+            (Delivery::Body, _) => Credential::Bearer,
+        };
+        Ok(minted)
+    }
+
+    /// Hands a cookie-delivered successor to the layer; the handler sees its session.
+    fn cookie(&self, minted: Minted) -> SessionInfo {
+        let info = self.info(&minted.session);
         let mut st = self.0.lock();
         st.cookie = CookieAction::Set(minted.token, minted.session.expires_at());
         st.session = Some(minted.session);
-        Ok(info)
+        info
+    }
+
+    /// Keeps a body-delivered successor's session for the rest of the request and returns
+    /// its token for the response body.
+    pub(super) fn body(&self, minted: Minted) -> (SealedToken, SessionInfo) {
+        let info = self.info(&minted.session);
+        self.0.lock().session = Some(minted.session);
+        (minted.token, info)
+    }
+
+    pub(super) fn info(&self, session: &Session) -> SessionInfo {
+        SessionInfo::of(session, &self.0.manager)
+    }
+
+    pub(super) fn now(&self) -> crate::UnixTime {
+        self.0.manager.now()
     }
 }

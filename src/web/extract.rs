@@ -6,15 +6,20 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
+use core::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use zeroize::Zeroizing;
+
+use super::bearer::Refusal;
 use super::level;
 use super::state::Shared;
 use crate::clock::UnixTime;
 use crate::error::Reason;
 use crate::session::events::EventKind;
-use crate::session::TransitionError;
+use crate::session::manager::SessionManager;
+use crate::session::{SessionHandle, TransitionError};
 use crate::token::claims::Privilege;
 
 /// A read-only view of the verified session.
@@ -26,7 +31,7 @@ use crate::token::claims::Privilege;
 ///     Ok(format!("{:?} until {}", session.subject, session.expires_at.secs()))
 /// }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     /// Who is logged in.
     pub subject: Option<String>,
@@ -38,22 +43,73 @@ pub struct SessionInfo {
     pub session_deadline: UnixTime,
     /// When the subject last authenticated.
     pub authenticated_at: UnixTime,
+    handle: SessionHandle,
+    app_data: Zeroizing<Vec<u8>>,
 }
 
 impl SessionInfo {
-    pub(crate) fn of(s: &crate::Session) -> Self {
+    pub(crate) fn of(s: &crate::Session, manager: &SessionManager) -> Self {
         Self {
             subject: s.subject().map(str::to_owned),
             privilege: s.privilege(),
             expires_at: s.expires_at(),
             session_deadline: s.session_deadline(),
             authenticated_at: s.authenticated_at(),
+            handle: manager.handle(s),
+            app_data: Zeroizing::new(s.app_data().to_vec()),
         }
+    }
+
+    /// The session's stable handle, the key for the application's own per-session rows: the
+    /// same across rotation, refresh, elevation, step-down and key rotation, new at every
+    /// login ([`SessionHandle`]).
+    ///
+    /// ```
+    /// use sealed_session::web::SessionInfo;
+    /// use std::collections::HashMap;
+    /// use sealed_session::SessionHandle;
+    /// fn cart_of<'c>(carts: &'c HashMap<SessionHandle, Vec<String>>, session: &SessionInfo) -> Option<&'c Vec<String>> {
+    ///     carts.get(&session.handle())
+    /// }
+    /// ```
+    pub fn handle(&self) -> SessionHandle {
+        self.handle
+    }
+
+    /// The application data sealed at login ([`crate::Login::with_app_data`]), empty when
+    /// none was set. Only this server can read or change it; it is wiped on drop.
+    ///
+    /// ```
+    /// use sealed_session::web::SessionInfo;
+    /// async fn tenant(session: SessionInfo) -> String {
+    ///     String::from_utf8_lossy(session.app_data()).into_owned()
+    /// }
+    /// ```
+    pub fn app_data(&self) -> &[u8] {
+        &self.app_data
     }
 }
 
-/// Why a request was refused. The response is one of three fixed bodies; the cause is for
-/// logs only (it never reaches the client).
+impl fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("subject", &self.subject)
+            .field("privilege", &self.privilege)
+            .field("expires_at", &self.expires_at)
+            .field("session_deadline", &self.session_deadline)
+            .field("authenticated_at", &self.authenticated_at)
+            .field("handle", &self.handle)
+            .field("app_data", &format_args!("\"{} bytes\"", self.app_data.len()))
+            .finish()
+    }
+}
+
+/// Why a request was refused. The response has a fixed body for its status; the cause is
+/// for logs only (it never reaches the client). On a request that came with
+/// `Authorization: Bearer` (or with no credential, when the layer accepts bearer tokens) the
+/// layer answers in RFC 6750 §3 form instead: 401 with `WWW-Authenticate: Bearer` (plus
+/// `error="invalid_token"` when a token was sent), 403 `error="insufficient_scope"` below the
+/// route's level, and a JSON body such as `{"error":"invalid_token"}`.
 ///
 /// ```
 /// use axum::response::IntoResponse;
@@ -89,9 +145,16 @@ pub enum WebError {
     /// A session cookie could not be built.
     #[error(transparent)]
     Cookie(#[from] super::CookieError),
+    /// The transition would deliver the successor where the session's client does not look:
+    /// a cookie for a session that came in `Authorization: Bearer` (the client would be left
+    /// with a retired token), or a response body for a session that came in the cookie (a
+    /// page's script could then read the `HttpOnly` token). Refused before anything changes.
+    #[error("the transition's delivery does not match how the session was presented")]
+    CredentialMismatch,
 }
 
 impl IntoResponse for WebError {
+    /// A fixed plain-text body; the layer re-renders it in RFC 6750 form for API requests.
     fn into_response(self) -> Response {
         let (status, body) = match &self {
             Self::Unauthenticated | Self::Transition(TransitionError::NotAuthenticated) => {
@@ -100,7 +163,9 @@ impl IntoResponse for WebError {
             Self::Forbidden | Self::OriginRequired | Self::Transition(TransitionError::GraceCopy) => {
                 (StatusCode::FORBIDDEN, "forbidden")
             }
-            Self::Transition(TransitionError::InvalidLogin(_)) => (StatusCode::BAD_REQUEST, "bad request"),
+            Self::Transition(TransitionError::InvalidLogin(_)) | Self::CredentialMismatch => {
+                (StatusCode::BAD_REQUEST, "bad request")
+            }
             Self::Transition(TransitionError::RateLimited) => {
                 (StatusCode::TOO_MANY_REQUESTS, "too many requests")
             }
@@ -110,7 +175,24 @@ impl IntoResponse for WebError {
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         };
         tracing::debug!(target: "sealed_session::web", error = %self, "request refused");
-        (status, body).into_response()
+        let mut response = (status, body).into_response();
+        response.extensions_mut().insert(self.refusal(status));
+        response
+    }
+}
+
+impl WebError {
+    /// The kind of refusal, for the layer's RFC 6750 rendering.
+    fn refusal(&self, status: StatusCode) -> Refusal {
+        match self {
+            Self::Unauthenticated | Self::Transition(TransitionError::NotAuthenticated) => Refusal::NoSession,
+            Self::Forbidden => Refusal::Level,
+            Self::Transition(TransitionError::GraceCopy) => Refusal::Replaced,
+            Self::Transition(TransitionError::InvalidLogin(_)) | Self::CredentialMismatch => {
+                Refusal::BadRequest
+            }
+            _ => Refusal::Other(status),
+        }
     }
 }
 
@@ -138,7 +220,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionInfo {
         state
             .session
             .as_ref()
-            .map(SessionInfo::of)
+            .map(|s| SessionInfo::of(s, &shared.manager))
             .ok_or(WebError::Unauthenticated)
     }
 }
@@ -178,13 +260,18 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
         let shared = shared(parts)?;
         let state = shared.lock();
-        Ok(Self(state.session.as_ref().map(SessionInfo::of)))
+        Ok(Self(
+            state
+                .session
+                .as_ref()
+                .map(|s| SessionInfo::of(s, &shared.manager)),
+        ))
     }
 }
 
 /// Requires at least the level `L` ([`level::Authenticated`] or [`level::Elevated`]): 401
-/// without a session, 403 below the level, with fixed bodies. Dereferences to the
-/// [`SessionInfo`].
+/// without a session, 403 below the level (`insufficient_scope` for bearer requests), with
+/// fixed bodies. Dereferences to the [`SessionInfo`].
 ///
 /// ```
 /// use sealed_session::web::{level, RequireLevel};

@@ -120,11 +120,16 @@ impl SessionLayer {
         self.edit(|s| s.cookie = s.cookie.clone().dangerous_insecure_http())
     }
 
-    /// Also accepts `Authorization: Bearer <token>` (API clients) when no cookie is present.
-    ///
-    /// # Warning
-    /// A rotated token's replacement goes out only in `Set-Cookie`: use a policy without
-    /// rolling rotation for API clients, or refresh explicitly.
+    /// Bearer mode for API clients: also accepts `Authorization: Bearer <token>` (RFC 6750
+    /// §2.1) when no session cookie is present. Such a request is never rotated implicitly
+    /// (its client does not read `Set-Cookie`): the client gets its token in a JSON body from
+    /// [`super::SessionControl::login_for_api`] and replaces it with
+    /// [`super::SessionControl::refresh_for_api`] before it expires; the token TTL bounds how
+    /// long it may go without. Refusals of bearer requests, and of requests with no
+    /// credential at all, follow RFC 6750 §3 (`WWW-Authenticate: Bearer`, JSON body); the
+    /// cross-origin rule does not apply to bearer requests (a browser never attaches the
+    /// header by itself, so they cannot be forged cross-site). Tokens in the query or a form
+    /// body (RFC 6750 §2.2, §2.3) are never read.
     ///
     /// ```
     /// # use std::sync::Arc; use sealed_session::{*, revocation::*, web::SessionLayer};

@@ -4,13 +4,16 @@
 //! ```text
 //! request ─► SessionLayer ─► Cookie header only, parsed as bytes (Bearer opt-in; never query or body)
 //!            │  duplicate session cookie → no session + event; token-shaped query or form → event
-//!            ├─ SessionManager::verify(token, peer IP + User-Agent bytes)
+//!            ├─ SessionManager::verify(token, peer IP + User-Agent bytes)   (bearer: never rotated)
 //!            ├─ foreign origin (scheme, host, port; Sec-Fetch-Site) on a state change → step down + 403
+//!            │  (not for bearer requests: nothing rides along by itself)
 //!            ├─ handler: SessionInfo / MaybeSession / RequireLevel<L> / SessionControl
-//!            │           (login and elevate need a same-origin signal: login CSRF)
+//!            │           (login and elevate need a same-origin signal: login CSRF;
+//!            │            *_for_api return a TokenResponse body instead of a cookie)
 //!            └─ response: Set-Cookie (__Host-, Secure, HttpOnly, SameSite, Path=/, Max-Age)
 //!                         + Cache-Control: no-store whenever a session is involved;
-//!                         logout adds Clear-Site-Data; HSTS with Secure cookies
+//!                         logout adds Clear-Site-Data; HSTS with Secure cookies;
+//!                         bearer refusals: 401/403 + WWW-Authenticate: Bearer, JSON (RFC 6750 §3)
 //! ```
 //!
 //! ```
@@ -37,6 +40,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod api;
+mod bearer;
 mod control;
 mod cookies;
 mod extract;
@@ -47,9 +52,11 @@ mod scan;
 mod service;
 mod settings;
 mod state;
+mod token_response;
 
 pub use control::SessionControl;
 pub use cookies::CookieError;
 pub use extract::{MaybeSession, RequireLevel, SessionInfo, WebError};
 pub use layer::SessionLayer;
 pub use service::SessionService;
+pub use token_response::TokenResponse;

@@ -58,7 +58,9 @@ pub(crate) async fn scan_form(
 /// Session-looking query parameters: a well-known session parameter name, our cookie name,
 /// or a value that parses as a token. They are never read; their presence is an event.
 pub(crate) fn query_has_token(parts: &Parts, cookie_name: &str) -> bool {
-    const NAMES: [&str; 7] = [
+    // `access_token` is RFC 6750 §2.3's query parameter, which this crate never reads.
+    const NAMES: [&str; 8] = [
+        "access_token",
         "sid",
         "session",
         "sessionid",

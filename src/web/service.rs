@@ -11,24 +11,26 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT};
+use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower::Service;
 
+use super::bearer::{self, Authorization, Refusal};
 use super::cookies::Found;
 use super::layer::Startup;
 use super::origin::{self, Provenance};
 use super::scan::{query_has_token, scan_form};
 use super::settings::Settings;
-use super::state::{Client, CookieAction, RequestState, Shared};
+use super::state::{Client, CookieAction, Credential, RequestState, Shared};
 use crate::session::events::EventKind;
 use crate::token::Privilege;
 use crate::SessionManager;
 
 /// The service [`SessionLayer`](super::SessionLayer) wraps around a router. It accepts any
 /// request body (`http_body::Body` with `Bytes` chunks) and answers with the inner service's
-/// body type; its own refusals have empty bodies.
+/// body type; its own refusals have empty bodies, except the RFC 6750 JSON ones it gives
+/// bearer requests.
 ///
 /// ```
 /// use tower::Layer;
@@ -55,7 +57,7 @@ where
     S::Future: Send + 'static,
     ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
     ReqBody::Error: Into<axum::BoxError>,
-    ResBody: Default + Send + 'static,
+    ResBody: Default + From<Bytes> + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = Infallible;
@@ -80,7 +82,10 @@ where
                 Provenance::Unknown => config.require_origin,
                 Provenance::SameOrigin => false,
             };
-            if foreign && origin::is_state_changing(&parts.method) {
+            // Cross-site request forgery rides a credential the browser attaches by itself; it
+            // never attaches an Authorization header, so a bearer request cannot be forged.
+            let ambient = shared.lock().credential != Credential::Bearer;
+            if foreign && ambient && origin::is_state_changing(&parts.method) {
                 refuse_foreign(&shared).await;
                 return Ok(finish(&shared, &config, status_only(StatusCode::FORBIDDEN)));
             }
@@ -118,37 +123,57 @@ fn admit(
         cookie: CookieAction::Keep,
         client,
         provenance,
-        presented_token: false,
+        credential: Credential::None,
     };
-    // (token, whether it came in our cookie): a refused cookie is deleted, a refused bearer
-    // token is simply ignored.
     let presented = match config.cookie.find(&parts.headers) {
-        Found::One(token) => Some((token, true)),
+        Found::One(token) => {
+            state.credential = Credential::Cookie;
+            Some(token)
+        }
         Found::Duplicate => {
             manager.emit(EventKind::DuplicateCookie, None, &state.client.context());
-            state.presented_token = true;
+            state.credential = Credential::Cookie;
             None
         }
         Found::Invalid => {
-            state.presented_token = true;
+            state.credential = Credential::Cookie;
             state.cookie = CookieAction::Expire;
             None
         }
-        Found::None if config.accept_bearer => bearer(parts).map(|t| (t, false)),
+        Found::None if config.accept_bearer => match bearer::authorization(&parts.headers) {
+            Authorization::None => None,
+            Authorization::Bearer(token) => {
+                state.credential = Credential::Bearer;
+                Some(token)
+            }
+            // Verified as the empty token: refused as malformed, with its event and flood
+            // count, like every other refused token.
+            Authorization::Invalid => {
+                state.credential = Credential::Bearer;
+                Some("")
+            }
+        },
         Found::None => None,
     };
-    if let Some((token, from_cookie)) = presented {
-        state.presented_token = true;
+    if let Some(token) = presented {
         // Only in-memory work and background revocations here: nothing on this path waits
         // for the disk, so it may run on the async worker.
-        match manager.verify(token, &state.client.context()) {
+        let client = state.client.context();
+        let verified = match state.credential {
+            // A bearer client never reads Set-Cookie: a replacement it cannot see would make
+            // its next request reuse, so its token is replaced only by an explicit refresh.
+            Credential::Bearer => manager.verify_without_rotation(token, &client),
+            _ => manager.verify(token, &client),
+        };
+        match verified {
             Ok(verified) => {
                 if let Some(next) = verified.replacement {
                     state.cookie = CookieAction::Set(next, verified.session.expires_at());
                 }
                 state.session = Some(verified.session);
             }
-            Err(_) if from_cookie => state.cookie = CookieAction::Expire,
+            // A refused cookie is deleted; a refused bearer token is answered by the route.
+            Err(_) if state.credential == Credential::Cookie => state.cookie = CookieAction::Expire,
             Err(_) => {}
         }
     }
@@ -190,14 +215,31 @@ async fn refuse_foreign(shared: &Shared) {
     }
 }
 
-/// Applies the cookie action and the headers every response of a session needs.
-fn finish<B: Default>(shared: &Shared, config: &Settings, mut response: Response<B>) -> Response<B> {
-    let (action, involved) = {
+/// Applies the cookie action and the headers every response of a session needs, and gives a
+/// session refusal its RFC 6750 form on an API request.
+fn finish<B: Default + From<Bytes>>(
+    shared: &Shared,
+    config: &Settings,
+    mut response: Response<B>,
+) -> Response<B> {
+    let (action, involved, credential) = {
         let mut st = shared.lock();
         let action = std::mem::take(&mut st.cookie);
-        let involved = st.presented_token || st.session.is_some() || !matches!(action, CookieAction::Keep);
-        (action, involved)
+        let involved = st.presented_token() || st.session.is_some() || !matches!(action, CookieAction::Keep);
+        (action, involved, st.credential)
     };
+    if let Some(refusal) = response.extensions_mut().remove::<Refusal>() {
+        // Without any credential the route may be an API's: a layer that accepts bearer
+        // tokens answers it with the challenge RFC 9110 §15.5.2 asks of a 401.
+        let api = match credential {
+            Credential::Bearer => true,
+            Credential::Cookie => false,
+            Credential::None => config.accept_bearer,
+        };
+        if api {
+            response = bearer::refusal_response(refusal, credential == Credential::Bearer);
+        }
+    }
     let settings = &shared.settings.cookie;
     let headers = response.headers_mut();
     if let (true, Some(max_age)) = (settings.is_secure(), config.hsts) {
@@ -256,10 +298,4 @@ fn client_of(config: &Settings, parts: &Parts) -> Client {
         ip: forwarded.or(peer),
         user_agent,
     }
-}
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -35,6 +35,22 @@ impl Client {
     }
 }
 
+/// What the request presented to authenticate (valid or not). It decides how a refusal
+/// looks (RFC 6750 §3 for bearer requests, plain for cookie requests), whether the
+/// cross-origin rules apply, and where a transition may deliver the successor token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// Neither the session cookie nor an `Authorization: Bearer` header.
+    None,
+    /// The session cookie (once, twice or malformed).
+    Cookie,
+    /// `Authorization: Bearer` (RFC 6750 §2.1), or a body-delivered successor minted during
+    /// this request. The seam for DPoP (RFC 9449 §7.1) is a further variant carrying the
+    /// proof's key thumbprint: its refusals use the `DPoP` scheme, and the verified
+    /// thumbprint must match the session's before the session is installed.
+    Bearer,
+}
+
 pub(crate) struct RequestState {
     pub(crate) session: Option<Session>,
     pub(crate) cookie: CookieAction,
@@ -42,8 +58,15 @@ pub(crate) struct RequestState {
     /// Where the request says it comes from (privilege-raising transitions need
     /// [`Provenance::SameOrigin`]).
     pub(crate) provenance: Provenance,
+    /// How the request authenticated, or tried to.
+    pub(crate) credential: Credential,
+}
+
+impl RequestState {
     /// A session token (valid or not) came with the request: the response must not be cached.
-    pub(crate) presented_token: bool,
+    pub(crate) fn presented_token(&self) -> bool {
+        self.credential != Credential::None
+    }
 }
 
 /// Handle stored in request extensions; `Clone` because axum extensions must be.

@@ -64,4 +64,6 @@ pub fn reason<T: std::fmt::Debug>(r: Result<T, Rejected>) -> Reason {
 }
 
 #[cfg(feature = "web")]
+pub mod api;
+#[cfg(feature = "web")]
 pub mod web;
