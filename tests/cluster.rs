@@ -340,28 +340,27 @@ fn a_forged_stream_record_is_ignored_and_reported() {
     assert_eq!(enforced_everywhere(&all, &[t]).0, 0);
 }
 
-/// XADD with binary field values (no shell): key id 1, the payload, a MAC.
+/// XADD with binary field values, as someone with write access to Redis but no key would:
+/// key id 1, the payload, a made-up MAC.
 fn forge(redis: &RedisServer, stream: &str, payload: &[u8], mac: &[u8]) {
-    use std::os::unix::ffi::OsStrExt;
-    let status = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &redis.port.to_string(),
-            "XADD",
-            stream,
-            "*",
-            "k",
-            "1",
-            "n",
-            "mallory",
-            "r",
-        ])
-        .arg(std::ffi::OsStr::from_bytes(payload))
-        .arg("m")
-        .arg(std::ffi::OsStr::from_bytes(mac))
-        .output()
-        .unwrap();
-    assert!(status.status.success());
+    let reply = redis.raw_command(&[
+        b"XADD",
+        stream.as_bytes(),
+        b"*",
+        b"k",
+        b"1",
+        b"n",
+        b"mallory",
+        b"r",
+        payload,
+        b"m",
+        mac,
+    ]);
+    assert!(
+        reply.starts_with(b"$"),
+        "XADD refused: {}",
+        String::from_utf8_lossy(&reply)
+    );
 }
 
 #[test]

@@ -123,7 +123,8 @@ impl Node {
             .by_ref()
             .map_while(Result::ok)
             .find_map(|l| {
-                l.split("node listening ").nth(1)
+                l.split("node listening ")
+                    .nth(1)
                     .and_then(|p| p.trim().parse().ok())
             })
             .unwrap_or_else(|| panic!("node {} did not start", self.spec.name));
@@ -246,6 +247,8 @@ fn open_store(keys: &Keys, clock: Arc<dyn Clock>) -> Arc<dyn RevocationStore> {
         keys,
     )
     .events(Arc::new(PrintedEvents))
+    // Reconnect quickly after an outage: the tests bound propagation after Redis returns.
+    .reconnect_backoff(Duration::from_millis(100), Duration::from_secs(1))
     .open()
     .unwrap();
     Arc::new(store)
@@ -274,6 +277,7 @@ async fn serve() {
     let policy = Policy::default()
         .with_token_ttl(lifetime)
         .with_absolute_lifetime(lifetime)
+        .with_elevated_ttl(lifetime.min(Duration::from_secs(300)))
         .with_leeway(leeway)
         // The test clients keep the token they were given: rotation is tested elsewhere.
         .with_rotation(Rotation::Off);
@@ -281,6 +285,9 @@ async fn serve() {
         .with_policy(policy)
         .with_clock(clock)
         .with_events(Arc::new(PrintedEvents))
+        // Every test client comes from 127.0.0.1: the per-source budget would be one
+        // client's, and the tests run hundreds of logins.
+        .with_transition_limit(1_000_000, Duration::from_secs(60))
         .build()
         .unwrap();
     let app = Router::new()

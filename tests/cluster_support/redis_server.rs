@@ -99,6 +99,24 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Sends one command in RESP with binary-safe arguments (redis-cli cannot pass a NUL
+    /// byte in an argument) and returns the raw reply.
+    pub fn raw_command(&self, args: &[&[u8]]) -> Vec<u8> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            request.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            request.extend_from_slice(a);
+            request.extend_from_slice(b"\r\n");
+        }
+        s.write_all(&request).unwrap();
+        let mut reply = vec![0u8; 512];
+        let n = s.read(&mut reply).unwrap();
+        reply.truncate(n);
+        reply
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
