@@ -62,8 +62,9 @@ Three bank nodes share revocations through Redis at $redis_url
   node logs    $work/bank-{a,b,c}.log
 
 Log in, copy the session cookie, log out, then replay it:
-  curl -s -o /dev/null -w '%{http_code} %header{x-served-by}\n' -H 'cookie: session=<old value>' http://127.0.0.1:$proxy_port/account
-three times: each node answers 303 (to the login page) for the logged-out session.
+  curl -s -o /dev/null -w '%{http_code} %header{x-served-by}\n' -H 'Cookie: session=<old value>' http://127.0.0.1:$proxy_port/account
+three times: each node (x-served-by) answers 401 for the logged-out session, having
+answered 200 before the logout.
 
 Press Ctrl-C to stop everything.
 MSG
