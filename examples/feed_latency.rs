@@ -203,7 +203,18 @@ fn main() -> Result<(), BoxError> {
     for id in &backlog {
         a.revoke_with(Revocation::Id { epoch, id: *id }, Durability::Background)?;
     }
-    std::thread::sleep(Duration::from_secs(2)); // let A publish its queue before B returns
+    // The backlog must be in the stream before B returns (A publishes from its outbox).
+    let publishing = Instant::now();
+    while a.status().outbox_pending > 0 {
+        if publishing.elapsed() > Duration::from_secs(300) {
+            return Err("A never published its backlog".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "A published the 100,000-record backlog in {:.2} s",
+        publishing.elapsed().as_secs_f64()
+    );
     let reopened = Instant::now();
     let b = open(&url, "b", dir.path(), &keys)?;
     let ready = wait_ready(&b)?;

@@ -22,7 +22,8 @@ const HEADER: &str = "sealed-session feed position 1";
 pub(crate) struct Position {
     /// The incarnation (32 hex digits) the id belongs to; `None` before the first connection.
     pub(crate) incarnation: Option<String>,
-    /// Every entry up to and including this id is applied and durable.
+    /// Every entry up to and including this id is applied (in memory: durable once the
+    /// syncer has run; the position file is written only after that).
     pub(crate) last: EntryId,
 }
 

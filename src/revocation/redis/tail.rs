@@ -1,6 +1,6 @@
-//! Reading the stream: blocking `XREAD` from the last durable id, verifying every entry,
-//! applying records to the local store, then recording the new position (spec/revocation.md,
-//! "Tail").
+//! Reading the stream: blocking `XREAD` from the last applied id, verifying every entry,
+//! applying records to the local store; a syncer makes them durable and then records the new
+//! position, while the tail reads on (spec/revocation.md, "Tail").
 //!
 //! A node applies every record, its own included: applying is idempotent, and a node whose
 //! data directory was lost gets its own earlier revocations back this way.
@@ -102,22 +102,38 @@ impl Feed {
         let mut position = self.shared.position();
         position.last = position.last.max(last);
         let (feed, p, applied) = (Arc::clone(self), position.clone(), records.len() as u64);
-        blocking(move || {
-            feed.store.sync()?;
-            if feed.store.background_dropped() != dropped_before {
-                // The local store's queue overflowed (a revocation storm): make this batch
-                // durable one record at a time rather than move past records it may lack.
-                tracing::warn!("revocation feed: local store queue full, writing the batch synchronously");
-                records
-                    .into_iter()
-                    .try_for_each(|r: Revocation| feed.store.revoke(r))?;
-            }
-            if merged {
-                feed.store.compact()?;
-            }
-            p.store(&feed.dir)
-        })
-        .await?;
+        let overflowed = self.store.background_dropped() != dropped_before;
+        if overflowed || merged {
+            blocking(move || {
+                feed.store.sync()?;
+                if overflowed {
+                    // The local store's queue overflowed (a revocation storm): make this batch
+                    // durable one record at a time rather than move past records it may lack.
+                    tracing::warn!(
+                        "revocation feed: local store queue full, writing the batch synchronously"
+                    );
+                    records
+                        .into_iter()
+                        .try_for_each(|r: Revocation| feed.store.revoke(r))?;
+                }
+                if merged {
+                    feed.store.compact()?;
+                }
+                p.store(&feed.dir)
+            })
+            .await?;
+        } else {
+            // The common case: the records are enforced already; the syncer makes them
+            // durable and then records the position, while this loop reads on.
+            *self
+                .unsynced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p);
+            self.sync_wanted.notify_one();
+        }
+        if self.sync_failed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(FeedError::Store(crate::revocation::StoreError::Poisoned));
+        }
         self.shared.set_position(position);
         self.shared
             .applied

@@ -65,6 +65,12 @@ pub(crate) struct Feed {
     publish: Notify,
     stopping: AtomicBool,
     stop: Notify,
+    /// The newest position whose records are applied but maybe not yet durable here; the
+    /// syncer makes them durable and only then writes it to the position file.
+    pub(crate) unsynced: std::sync::Mutex<Option<super::position::Position>>,
+    pub(crate) sync_wanted: Notify,
+    /// The syncer failed: the local store is unusable, the tail stops.
+    pub(crate) sync_failed: AtomicBool,
 }
 
 impl Feed {
@@ -98,6 +104,9 @@ impl Feed {
             publish: Notify::new(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            unsynced: std::sync::Mutex::new(None),
+            sync_wanted: Notify::new(),
+            sync_failed: AtomicBool::new(false),
         }
     }
 
@@ -137,6 +146,35 @@ impl Feed {
             () = self.stop.notified() => {}
             () = self.outbox_loop() => {}
             () = self.connection_loop() => {}
+            () = self.sync_loop() => {}
+        }
+    }
+
+    /// Makes applied records durable and records the position, off the tail's path: the tail
+    /// goes on reading (and the filter enforcing) while the fsync runs, so one batch's fsync
+    /// does not delay the next batch's enforcement. Positions that arrive meanwhile collapse
+    /// into the newest (one fsync covers them all).
+    async fn sync_loop(self: &Arc<Self>) {
+        loop {
+            self.sync_wanted.notified().await;
+            let pending = self
+                .unsynced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let Some(position) = pending else { continue };
+            let feed = Arc::clone(self);
+            // Everything applied before `position` was recorded is queued in the store, so
+            // this sync covers it; the file never names a position ahead of durable records.
+            let synced = blocking(move || {
+                feed.store.sync()?;
+                position.store(&feed.dir)
+            })
+            .await;
+            if let Err(e) = synced {
+                tracing::warn!(error = %e, "revocation feed: making applied records durable failed");
+                self.sync_failed.store(true, Ordering::Release);
+            }
         }
     }
 
