@@ -10,6 +10,8 @@
 //! against the library; a disagreement aborts the run instead of being written down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod bind;
+mod binding;
 mod claims;
 mod gen;
 mod invalid;
@@ -61,6 +63,7 @@ fn write<C: Serialize>(file: &str, description: &'static str, cases: Vec<C>) {
 }
 
 fn main() {
+    binding::write();
     let mut g = gen::Gen::default();
     valid::cases(&mut g);
     invalid::structural(&mut g);
