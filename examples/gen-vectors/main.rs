@@ -15,6 +15,7 @@ mod binding;
 mod claims;
 mod gen;
 mod invalid;
+mod keyfile;
 mod material;
 mod valid;
 
@@ -64,6 +65,7 @@ fn write<C: Serialize>(file: &str, description: &'static str, cases: Vec<C>) {
 
 fn main() {
     binding::write();
+    keyfile::write();
     let mut g = gen::Gen::default();
     valid::cases(&mut g);
     invalid::structural(&mut g);
