@@ -34,8 +34,9 @@ fn config(capacity: u64, rate: f64) -> Value {
             let root = n.isqrt() + u128::from(n.isqrt() * n.isqrt() != n);
             let keys = n + 2 * root;
             let bits_min = (u128::from(k) * keys * 1_442_695_041).div_ceil(1_000_000_000);
-            json!({"filter": i, "capacity": n as u64, "keys": keys as u64, "k": k,
-                   "bits_min": bits_min as u64, "words": words, "limit": limit})
+            let wide = |x: u128| u64::try_from(x).unwrap();
+            json!({"filter": i, "capacity": wide(n), "keys": wide(keys), "k": k,
+                   "bits_min": wide(bits_min), "words": words, "limit": limit})
         })
         .collect();
     json!({"capacity": capacity, "false_positive_rate": rate, "k0": model::k0(rate), "filters": filters})

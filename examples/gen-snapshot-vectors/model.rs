@@ -30,7 +30,7 @@ pub(crate) fn geometry(n: u64, p: f64) -> [Geometry; MAX_FILTERS] {
         let floor = n_i.isqrt();
         let ceil = if floor * floor == n_i { floor } else { floor + 1 };
         let keys = n_i + 2 * ceil;
-        let k = base + i as u32;
+        let k = base + u32::try_from(i).unwrap();
         let bits = (u128::from(k) * keys * 1_442_695_041).div_ceil(1_000_000_000);
         let words = u64::try_from(bits.div_ceil(64).max(1)).unwrap();
         (k, words, 32 * words)
@@ -43,7 +43,7 @@ pub(crate) fn positions(id: &[u8; 16], m: u64, k: u32) -> Vec<u64> {
     let mut y = u64::from_le_bytes(id[8..].try_into().unwrap());
     (0..u64::from(k))
         .map(|i| {
-            let p = ((u128::from(x) * u128::from(m)) >> 64) as u64;
+            let p = u64::try_from((u128::from(x) * u128::from(m)) >> 64).unwrap();
             x = x.wrapping_add(y);
             y = y.wrapping_add(i);
             p
@@ -67,7 +67,7 @@ impl Filter {
         let m = 64 * self.words.len() as u64;
         positions(id, m, self.k)
             .iter()
-            .all(|p| self.words[(p / 64) as usize] & (1 << (p % 64)) != 0)
+            .all(|p| self.words[usize::try_from(p / 64).unwrap()] & (1 << (p % 64)) != 0)
     }
 }
 
@@ -103,13 +103,13 @@ impl Model {
             filters.push(Filter {
                 k,
                 limit,
-                words: vec![0; words as usize],
+                words: vec![0; usize::try_from(words).unwrap()],
             });
         }
         let last = filters.last_mut().unwrap();
         let m = 64 * last.words.len() as u64;
         for p in positions(id, m, last.k) {
-            last.words[(p / 64) as usize] |= 1 << (p % 64);
+            last.words[usize::try_from(p / 64).unwrap()] |= 1 << (p % 64);
         }
     }
 
@@ -154,7 +154,7 @@ impl Model {
 pub(crate) fn varint(mut v: u64) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let low = (v & 0x7f) as u8;
+        let low = u8::try_from(v & 0x7f).unwrap();
         v >>= 7;
         if v == 0 {
             out.push(low);
