@@ -211,8 +211,8 @@ pub enum ConfigError {
     /// A revocation filter setting is out of range.
     #[error("revocation filter: {0}")]
     Filter(#[from] FilterError),
-    /// The application context is empty or longer than 255 bytes.
-    #[error("the application context must be 1 to 255 bytes")]
+    /// The application context is empty or longer than 255 bytes of UTF-8.
+    #[error("the application context must be 1 to 255 bytes of UTF-8")]
     Context,
     /// The clock leeway of a sealer is over 60 seconds.
     #[error("the clock leeway must be at most 60 seconds")]

@@ -22,6 +22,13 @@ pub mod token;
 #[cfg(feature = "web")]
 pub mod web;
 
+/// Hooks for the generators and tests of `spec/vectors/` (feature `test-vectors`): not a
+/// supported API.
+#[cfg(feature = "test-vectors")]
+#[doc(hidden)]
+#[path = "vectors.rs"]
+pub mod __vectors;
+
 /// The normative specification (the `spec/` directory), so that it reads on docs.rs too.
 pub mod spec {
     /// The token format: byte layout, AAD, claims encoding, check order, keys.

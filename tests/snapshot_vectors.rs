@@ -1,6 +1,6 @@
-//! Checks `spec/vectors/snapshot.json` (made by `examples/gen-snapshot-vectors.rs`): the valid
-//! snapshots decode to the listed revocations and rebuilding them gives the same bytes; each
-//! tampered snapshot fails with its listed error.
+//! Checks `spec/vectors/snapshot.json` (made by `examples/gen-snapshot-vectors/`): the valid
+//! snapshots decode to the listed revocations and rebuilding them gives the same bytes, growth
+//! up to the eighth filter included; each tampered snapshot fails with its listed error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use sealed_session::revocation::{
@@ -52,13 +52,15 @@ fn ring(doc: &Value, primary: Option<u8>) -> KeyRing {
 
 fn config(doc: &Value) -> FilterConfig {
     let c = &doc["config"];
+    assert_eq!(c["epochs_per_generation"], 1);
     FilterConfig::default()
         .with_capacity(usize::try_from(c["capacity"].as_u64().unwrap()).unwrap())
         .with_false_positive_rate(c["false_positive_rate"].as_f64().unwrap())
         .with_epochs_per_generation(u32::try_from(c["epochs_per_generation"].as_u64().unwrap()).unwrap())
 }
 
-/// A set holding exactly the vector's revocations, applied in the listed order.
+/// A set holding exactly the vector's (or growth case's) revocations, applied in the listed
+/// order: with growth, the order decides which filter each id lands in.
 fn rebuild(doc: &Value) -> MemoryStore {
     let store = MemoryStore::new(config(doc)).unwrap();
     for r in doc["revocations"].as_array().unwrap() {
@@ -170,4 +172,46 @@ fn tampered_snapshots_fail_with_the_listed_error() {
         let err = RevocationSnapshot::from_bytes(&bytes, &checking).err();
         assert_eq!(err.map(|e| e.code()), case["error"].as_str(), "{}", case["name"]);
     }
+}
+
+#[test]
+fn growth_cases_rebuild_byte_for_byte_and_hold_every_id() {
+    let doc = load();
+    let checking = ring(&doc, None);
+    let cases = doc["growth"].as_array().unwrap();
+    assert!(cases.len() >= 2);
+    let mut most_filters = 0;
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let bytes = unhex(case["snapshot"].as_str().unwrap());
+        let rebuilt = rebuild(case)
+            .set()
+            .snapshot()
+            .to_bytes(&ring(&doc, Some(1)))
+            .unwrap();
+        assert_eq!(
+            rebuilt, bytes,
+            "{name}: stale, run cargo run --example gen-snapshot-vectors"
+        );
+        let snap = RevocationSnapshot::from_bytes(&bytes, &checking).unwrap();
+        let counts: Vec<u64> = snap.filter_counts().iter().map(|&c| c as u64).collect();
+        let listed: Vec<u64> = case["expected"]["filter_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .collect();
+        assert_eq!(counts, listed, "{name}");
+        most_filters = most_filters.max(*counts.iter().max().unwrap());
+        for r in case["revocations"].as_array().unwrap() {
+            assert!(
+                snap.contains(Epoch(r["epoch"].as_u64().unwrap()), &id16(&r["id"])),
+                "{name}"
+            );
+        }
+        let set = RevocationSet::new(config(case)).unwrap();
+        set.merge(&snap).unwrap();
+        assert_eq!(set.snapshot(), snap, "{name}: merge");
+    }
+    assert_eq!(most_filters, 8, "no case grows the eighth filter");
 }

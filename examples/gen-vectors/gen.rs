@@ -8,6 +8,7 @@ use sealed_session::token::{
 use sealed_session::{KeyState, Privilege, Reason, UnixTime};
 use serde::Serialize;
 
+use crate::bind::{self, ClientJson};
 use crate::material::{
     claims_json, derive, derive_vec, hex, key, keys_json, minting_sealer, nonce_for, seal_raw, sealer,
     ClaimsJson, KeyJson, Wire, WireJson,
@@ -34,9 +35,21 @@ pub(crate) struct ValidCase {
     claims: ClaimsJson,
     wire: WireJson,
     plaintext: String,
+    /// For a token with flags: the client its binding value was computed for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_to: Option<BoundJson>,
     pub(crate) token: String,
     pub(crate) token_length: usize,
     expect_fail: bool,
+}
+
+/// The binding inputs of a valid case (spec/sessions.md §6), so the value is checkable.
+#[derive(Serialize)]
+struct BoundJson {
+    ipv4_prefix: u8,
+    ipv6_prefix: u8,
+    client: ClientJson,
+    input: String,
 }
 
 /// How a genuinely sealed invalid token was made (absent for tokens edited after sealing).
@@ -138,6 +151,32 @@ impl Gen {
         nonce: [u8; 24],
     ) {
         assert!(self.valid.iter().all(|c| c.name != name), "duplicate {name}");
+        // A token with flags carries the real binding value of the reference client, minted
+        // through the crate's binding path; the format itself treats it as 16 opaque bytes.
+        let (claims, bound_to) = match claims.flags.0 {
+            0 => (claims.clone(), None),
+            flags => {
+                let client = bind::reference_client();
+                let prefixes = (24, 56);
+                let (_, sealed) = bind::mint(
+                    (key_id, key(key_id)),
+                    o.context,
+                    claims,
+                    (flags, prefixes),
+                    &client,
+                    nonce,
+                );
+                let input = bind::input(flags, prefixes, &client).unwrap();
+                let bound = BoundJson {
+                    ipv4_prefix: prefixes.0,
+                    ipv6_prefix: prefixes.1,
+                    client: client.json(),
+                    input: hex(&input),
+                };
+                (sealed, Some(bound))
+            }
+        };
+        let claims = &claims;
         let wire = Wire::of(claims);
         let plaintext = wire.encode();
         let token = minting_sealer(key_id, key(key_id), o.context)
@@ -176,6 +215,7 @@ impl Gen {
             claims: claims_json(claims),
             wire: wire.json(),
             plaintext: hex(&plaintext),
+            bound_to,
             token_length: token.len(),
             token,
             expect_fail: false,
@@ -298,7 +338,8 @@ pub(crate) fn reference(iat: u64) -> Claims {
         expires_at: UnixTime(iat + 1800),
         session_deadline: UnixTime(deadline),
         authenticated_at: UnixTime(iat),
-        binding: BindingHash(derive("binding 1")),
+        // Replaced by the real value for the reference client when minted (`valid_with_nonce`).
+        binding: BindingHash::default(),
         flags: Flags(Flags::BIND_IP | Flags::BIND_USER_AGENT),
         app_data: Vec::new(),
     }
@@ -320,7 +361,6 @@ pub(crate) fn elevated(iat: u64) -> Claims {
         privilege: Privilege::Elevated,
         expires_at: UnixTime(iat + 300),
         authenticated_at: UnixTime(iat - 5),
-        binding: BindingHash(derive("binding 3")),
         flags: Flags(Flags::KNOWN),
         ..reference(iat)
     }

@@ -10,9 +10,12 @@
 //! against the library; a disagreement aborts the run instead of being written down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod bind;
+mod binding;
 mod claims;
 mod gen;
 mod invalid;
+mod keyfile;
 mod material;
 mod valid;
 
@@ -61,6 +64,8 @@ fn write<C: Serialize>(file: &str, description: &'static str, cases: Vec<C>) {
 }
 
 fn main() {
+    binding::write();
+    keyfile::write();
     let mut g = gen::Gen::default();
     valid::cases(&mut g);
     invalid::structural(&mut g);

@@ -22,20 +22,7 @@ fn bad(line: usize, problem: &'static str) -> ConfigError {
 pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
     let mut ring = KeyRing::empty();
     let mut seen_magic = false;
-    // A line that starts with '#' is a comment as a whole (even with ';' in it); other lines
-    // may hold several ';'-separated entries. Errors name the line.
-    let entries = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim_start().starts_with('#'))
-        .flat_map(|(index, l)| {
-            l.split(';')
-                .map(str::trim)
-                .filter(|e| !e.is_empty() && !e.starts_with('#'))
-                .map(move |e| (index, e))
-        });
-    for (index, entry) in entries {
-        let line = index + 1;
+    for (line, entry) in entries(text)? {
         if !seen_magic {
             if entry != MAGIC {
                 return Err(bad(line, "expected the header line `sealed-session-keys v1`"));
@@ -57,10 +44,47 @@ pub(crate) fn parse(text: &str) -> Result<KeyRing, ConfigError> {
     Ok(ring)
 }
 
+/// Whitespace in a key file is SP and HT only (spec/format.md §16): one text has one
+/// reading, whatever a language's idea of Unicode whitespace is.
+const fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// The non-comment entries with their 1-based line numbers. Lines end at LF, a CR right
+/// before it is dropped (CRLF); a line whose first non-blank character is `#` is a comment as
+/// a whole (even with `;` in it); other lines hold `;`-separated entries, trimmed of SP and HT.
+/// An entry holding anything but printable ASCII, SP and HT (NBSP, VT, FF, U+3000, a lone CR,
+/// any other control or non-ASCII character) is refused rather than silently read as a
+/// separator or as part of a field.
+fn entries(text: &str) -> Result<Vec<(usize, &str)>, ConfigError> {
+    let mut out = Vec::new();
+    for (index, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim_start_matches(is_blank).starts_with('#') {
+            continue;
+        }
+        for entry in line.split(';').map(|e| e.trim_matches(is_blank)) {
+            if entry.is_empty() || entry.starts_with('#') {
+                continue;
+            }
+            if !entry.chars().all(|c| c.is_ascii_graphic() || is_blank(c)) {
+                return Err(bad(
+                    index + 1,
+                    "only printable ASCII, spaces and tabs may appear outside comments (found other \
+                     whitespace such as NBSP, VT, FF or U+3000, a control or a non-ASCII character)",
+                ));
+            }
+            out.push((index + 1, entry));
+        }
+    }
+    Ok(out)
+}
+
 type Entry = (KeyId, KeyState, SessionKey, KeySchedule);
 
 fn parse_entry(line: usize, entry: &str) -> Result<Entry, ConfigError> {
-    let mut fields = entry.split_ascii_whitespace();
+    // `entries` admits only printable ASCII, SP and HT, so these are the only separators.
+    let mut fields = entry.split(is_blank).filter(|f| !f.is_empty());
     let (Some(id), Some(state), Some(secret)) = (fields.next(), fields.next(), fields.next()) else {
         return Err(bad(
             line,
@@ -206,4 +230,40 @@ pub(crate) fn write(path: &Path, ring: &KeyRing, create_new: bool) -> Result<(),
         std::fs::rename(&tmp, path).map_err(io)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn only_space_and_tab_are_whitespace() {
+        let ok = [
+            format!("{MAGIC}\n1 primary {SECRET}\n"),
+            format!("{MAGIC}\r\n\t1\t primary  {SECRET} \t\r\n"),
+            format!("  # a comment may hold anything: \u{a0}\u{3000}\u{b}\n{MAGIC}; 1 primary {SECRET}"),
+            format!("{MAGIC}; 1 primary {SECRET}; # note\u{a0}"),
+        ];
+        for text in &ok {
+            assert_eq!(parse(text).unwrap().primary_id(), Some(KeyId(1)), "{text:?}");
+        }
+        for (text, line) in [
+            (format!("{MAGIC}\n\u{a0}1 primary {SECRET}\n"), 2),
+            (format!("{MAGIC}\n1 primary {SECRET}\u{b}\n"), 2),
+            (format!("{MAGIC}\n1\u{3000}primary {SECRET}\n"), 2),
+            (format!("{MAGIC}\n1\u{c}primary {SECRET}\n"), 2),
+            (format!("{MAGIC}\n1 primary\r{SECRET}\n"), 2),
+            (format!("\u{feff}{MAGIC}\n1 primary {SECRET}\n"), 1),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("key file line {line}: only printable ASCII")),
+                "{text:?}: {err}"
+            );
+            assert!(!err.contains(SECRET));
+        }
+    }
 }

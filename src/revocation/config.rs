@@ -46,8 +46,8 @@ impl Default for FilterConfig {
 
 impl FilterConfig {
     /// Revocations one generation holds at the target rate before it grows a second filter.
-    /// Memory per generation is about `capacity × 1.44 × log2(2 / rate)` bits, allocated when
-    /// the generation receives its first revocation.
+    /// Memory per generation is about `capacity × 1.44 × ⌈log2(2 / rate)⌉` bits, allocated
+    /// when the generation receives its first revocation.
     ///
     /// ```
     /// # use sealed_session::revocation::FilterConfig;
@@ -62,6 +62,9 @@ impl FilterConfig {
 
     /// Highest false-positive rate of one probe (one id looked up in one generation), however
     /// far past capacity the generation grows. A false positive logs a valid session out.
+    /// The filters meet the power of two `2^(1 − k0)` at or below it, where
+    /// `k0 = ⌈log2(2 / rate)⌉` is the first filter's hash count (spec/revocation.md,
+    /// "Sizing"): 1e-6 gives `k0` = 21 and a bound of 9.5e-7. Accepted: 1e-12 to 0.1.
     ///
     /// ```
     /// # use sealed_session::revocation::FilterConfig;
@@ -161,13 +164,18 @@ impl FilterConfig {
         if !(1..=8760).contains(&self.epochs_per_generation) {
             return Err(FilterError::EpochsPerGeneration.into());
         }
+        let k0 = base_hashes(p).ok_or(FilterError::FalsePositiveRate)?;
         let mut out = [Geometry::EMPTY; MAX_FILTERS];
         for (i, g) in out.iter_mut().enumerate() {
-            *g = Geometry::for_filter(self.capacity, p, i).ok_or(FilterError::Capacity)?;
+            *g = Geometry::for_filter(self.capacity, k0, i).ok_or(FilterError::Capacity)?;
         }
         Ok(out)
     }
 }
+
+/// 1/ln 2 rounded up to nine decimals, as a fraction. Sizing is integer arithmetic on it, so
+/// every implementation derives the same geometry bit for bit (spec/revocation.md, "Sizing").
+const INV_LN2: (u128, u128) = (1_442_695_041, 1_000_000_000);
 
 /// The fixed shape of one filter: every node derives the same from the same config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +184,7 @@ pub(crate) struct Geometry {
     pub(crate) k: u32,
     /// Length in 64-bit words (m = 64 × words bits).
     pub(crate) words: usize,
-    /// Set bits at which the filter is sealed: (limit / m)^k ≤ the filter's rate.
+    /// Set bits at which the filter is sealed: half the bits, so `(limit / m)^k = 2^-k`.
     pub(crate) limit: u64,
 }
 
@@ -187,25 +195,24 @@ impl Geometry {
         limit: 0,
     };
 
-    /// Filter `i` of a generation (spec/revocation.md, "Sizing"): capacity `n·2^i`, rate
-    /// `P/2 · 2^-i`, so the rates of all filters sum to less than `P`.
-    fn for_filter(capacity: usize, target: f64, i: usize) -> Option<Self> {
+    /// Filter `i` of a generation (spec/revocation.md, "Sizing"): capacity `n·2^i`, `k0 + i`
+    /// positions per key, sealed at half full, so its rate is at most `2^-(k0+i)` and the rates
+    /// of all filters sum to less than `2^(1-k0)`, which is at most the target.
+    fn for_filter(capacity: usize, k0: u32, i: usize) -> Option<Self> {
         let shift = u32::try_from(i).ok()?;
-        let n = (capacity as f64) * f64::from(2u32.checked_pow(shift)?);
-        // Sized for n + 2·sqrt(n) keys: the set bits after n random keys vary by about
-        // 0.26·sqrt(n) keys' worth, so a random load of n keys does not seal early (> 7σ).
-        let n = n + 2.0 * n.sqrt();
-        let rate = target / 2.0 / f64::from(2u32.checked_pow(shift)?);
-        let k_real = (1.0 / rate).log2().ceil();
-        let fill = rate.powf(1.0 / k_real);
-        let bits = (k_real * n / -(1.0 - fill).ln()).ceil();
-        let words = float_to_u64((bits / 64.0).ceil())?.max(1);
-        let m = words.checked_mul(64)?;
-        let limit = float_to_u64((fill * m as f64).floor())?;
+        let n = u128::try_from(capacity).ok()?.checked_shl(shift)?;
+        // Sized for n + 2·⌈√n⌉ keys: the set bits after n random keys vary by about
+        // 0.26·√n keys' worth, so a random load of n keys does not seal early (> 7σ).
+        let root = n.isqrt();
+        let keys = n + 2 * if root * root == n { root } else { root + 1 };
+        let k = k0.checked_add(shift)?;
+        // m = k·N / ln 2 makes the expected fill after N keys 1 − e^(−ln 2) = 1/2.
+        let bits = (u128::from(k) * keys * INV_LN2.0).div_ceil(INV_LN2.1);
+        let words = bits.div_ceil(64).max(1);
         Some(Self {
-            k: u32::try_from(float_to_u64(k_real)?).ok()?,
+            k,
             words: usize::try_from(words).ok()?,
-            limit,
+            limit: u64::try_from(words).ok()?.checked_mul(32)?,
         })
     }
 
@@ -215,15 +222,18 @@ impl Geometry {
     }
 }
 
-/// A non-negative finite float below 2^53 as an integer (no silent truncation).
-fn float_to_u64(x: f64) -> Option<u64> {
-    if x.is_finite() && (0.0..9.007_199_254_740_992e15).contains(&x) {
-        // In range and integral after ceil/floor: the conversion is exact.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Some(x as u64)
-    } else {
-        None
+/// `k0 = ⌈log2(2 / p)⌉` computed exactly: the smallest `k` with `p · 2^k ≥ 2`. Doubling a
+/// binary float is exact, so no rounding of `log2` can make two implementations differ.
+fn base_hashes(p: f64) -> Option<u32> {
+    let (mut scaled, mut k) = (p, 0u32);
+    while scaled < 2.0 {
+        scaled *= 2.0;
+        k += 1;
+        if k > 64 {
+            return None;
+        }
     }
+    Some(k)
 }
 
 #[cfg(test)]
@@ -239,11 +249,39 @@ mod tests {
             .unwrap();
         assert_eq!(g[0].k, 21);
         let bits_per_entry = g[0].bits() as f64 / 1e6;
-        assert!((30.0..30.3).contains(&bits_per_entry), "{bits_per_entry}");
-        let fill = g[0].limit as f64 / g[0].bits() as f64;
-        assert!(fill.powi(21) <= 5e-7);
+        assert!((30.0..30.5).contains(&bits_per_entry), "{bits_per_entry}");
+        assert_eq!(2 * g[0].limit, g[0].bits());
+        assert!(0.5f64.powi(21) <= 5e-7);
         assert_eq!(g[1].k, 22);
         assert!(g[1].words > 2 * g[0].words);
+    }
+
+    #[test]
+    fn geometry_of_the_defaults_is_the_spec_table() {
+        // spec/revocation.md, "Sizing": (k, words, limit) of filters 0 to 2.
+        let table = [
+            (100_000, [(21, 47_639), (22, 99_630), (23, 208_044)]),
+            (1_000_000, [(21, 474_332), (22, 993_257), (23, 2_075_948)]),
+        ];
+        for (capacity, rows) in table {
+            let g = FilterConfig::default()
+                .with_capacity(capacity)
+                .geometries()
+                .unwrap();
+            for (i, (k, words)) in rows.into_iter().enumerate() {
+                assert_eq!((g[i].k, g[i].words, g[i].limit), (k, words, 32 * words as u64));
+            }
+        }
+    }
+
+    #[test]
+    fn base_hashes_is_exact_at_powers_of_two() {
+        // p = 2^-10: p·2^11 = 2 exactly, so k0 = 11 (the bound 2^(1-11) equals p).
+        assert_eq!(base_hashes(1.0 / 1024.0), Some(11));
+        assert_eq!(base_hashes(1e-6), Some(21));
+        assert_eq!(base_hashes(1e-3), Some(11));
+        assert_eq!(base_hashes(0.1), Some(5));
+        assert_eq!(base_hashes(1e-12), Some(41));
     }
 
     #[test]

@@ -85,11 +85,25 @@ fn parse(buf: &[u8]) -> Option<(Revocation, usize)> {
     if checksum(body) != check {
         return None;
     }
-    let (record, rest) = postcard::take_from_bytes::<Revocation>(body.get(LEN_LEN..)?).ok()?;
+    Some((decode_payload(body.get(LEN_LEN..)?)?, framed))
+}
+
+/// A record payload (of the log, and of a feed entry's `r`): postcard `Revocation`, every byte
+/// used, within bounds, and canonical. postcard itself accepts over-long varints
+/// (`81 00` for 1); refusing them gives each revocation exactly one payload, as each claims
+/// value has one plaintext (spec/format.md §8.2), so nothing can carry a MAC over one
+/// spelling and mean what another spelling means.
+pub(crate) fn decode_payload(payload: &[u8]) -> Option<Revocation> {
+    if payload.is_empty() || payload.len() > MAX_PAYLOAD {
+        return None;
+    }
+    let (record, rest) = postcard::take_from_bytes::<Revocation>(payload).ok()?;
     if !rest.is_empty() || record.validate().is_err() {
         return None;
     }
-    Some((record, framed))
+    let mut canonical = [0u8; MAX_PAYLOAD];
+    let canonical = postcard::to_slice(&record, &mut canonical).ok()?;
+    (*canonical == *payload).then_some(record)
 }
 
 fn checksum(bytes: &[u8]) -> [u8; CHECK_LEN] {
@@ -167,6 +181,23 @@ mod tests {
         let stopped = prefix(&mixed);
         assert_eq!((stopped.records.len(), stopped.valid_len), (1, first));
         assert!(scan(&mixed).is_err());
+    }
+
+    #[test]
+    fn over_long_varints_are_refused() {
+        // Id { epoch: 5 } is 00 05 ‖ id; 00 85 00 ‖ id decodes to the same value in postcard.
+        let canonical = postcard::to_allocvec(&sample()[0]).unwrap();
+        assert_eq!(decode_payload(&canonical), Some(sample()[0].clone()));
+        let mut over_long = vec![0x00, 0x85, 0x00];
+        over_long.extend_from_slice(&[7; 16]);
+        assert_eq!(
+            postcard::from_bytes::<Revocation>(&over_long).unwrap(),
+            sample()[0]
+        );
+        assert_eq!(decode_payload(&over_long), None);
+        let mut tag = vec![0x80, 0x00, 0x05];
+        tag.extend_from_slice(&[7; 16]);
+        assert_eq!(decode_payload(&tag), None, "over-long variant index");
     }
 
     #[test]

@@ -440,7 +440,10 @@ impl RevocationSnapshot {
                         .iter()
                         .all(|f| (1..=64).contains(&f.k) && !f.bits.0.is_empty() && f.bits.0.len() % 8 == 0)
             });
-        valid.then(|| Self {
+        // postcard accepts over-long varints: one state has one snapshot, so the body must be
+        // exactly what `to_bytes` writes (spec/revocation.md, "Snapshot format").
+        let canonical = valid && postcard::to_allocvec(&wire).is_ok_and(|b| b == body);
+        canonical.then(|| Self {
             epochs_per_generation: wire.epochs_per_generation,
             kill_switch: wire.kill_switch,
             subjects: wire.subjects.iter().map(|(s, c)| ((*s).to_owned(), *c)).collect(),

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::error::{ConfigError, PolicyError};
-use crate::token::claims::Flags;
+use crate::token::claims::{Claims, Flags};
 
 /// Which client properties a token is bound to.
 ///
@@ -218,6 +218,13 @@ impl Binding {
             Some((v4, v6)) if v4 > 32 || v6 > 128 => Err(PolicyError::PrefixTooLong.into()),
             _ => Ok(()),
         }
+    }
+
+    /// What every mint binds: sets `claims.flags` to this binding's inputs and encodes
+    /// `client` for them (`None` for an unbound token).
+    pub(crate) fn bind(&self, claims: &mut Claims, client: &ClientContext<'_>) -> Option<Vec<u8>> {
+        claims.flags = self.flags();
+        self.input(claims.flags, client)
     }
 
     /// The client context encoded for the inputs named by `flags` (spec/sessions.md §6), or

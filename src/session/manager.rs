@@ -48,7 +48,9 @@ pub struct SessionManager {
 }
 
 impl SessionManager {
-    /// Starts a builder. The revocation store is required: choose
+    /// Starts a builder. `context` names the application: 1 to 255 bytes of UTF-8, sealed
+    /// into every token's associated data and compared byte for byte (spec/format.md §4; the
+    /// build refuses other lengths). The revocation store is required: choose
     /// [`crate::revocation::FileStore`] for a node that must never forget a logout across
     /// restarts, [`crate::revocation::MemoryStore`] for tests.
     ///

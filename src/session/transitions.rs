@@ -325,8 +325,7 @@ impl SessionManager {
             .max(issued_at);
         claims.session_deadline = claims.session_deadline.max(claims.expires_at);
         claims.epoch = claims.epoch.max(Epoch::containing(claims.session_deadline));
-        claims.flags = self.policy.binding.flags();
-        let input = self.policy.binding.input(claims.flags, client);
+        let input = self.policy.binding.bind(&mut claims, client);
         let sealed = self.sealer.mint_bound(claims, input.as_deref())?;
         let session = Session {
             key_id: sealed.key_id,

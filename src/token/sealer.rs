@@ -243,11 +243,13 @@ impl fmt::Debug for Sealer {
 
 impl Sealer {
     /// A sealer for the application `context` (e.g. the service name) with its own key
-    /// handle. Tokens sealed for one context never open in another: the context is part of
-    /// the AEAD associated data.
+    /// handle. Tokens sealed for one context never open in another: the context's UTF-8
+    /// bytes are the rest of the AEAD associated data, compared byte for byte (no case folding,
+    /// no Unicode normalisation; spec/format.md §4).
     ///
     /// # Errors
-    /// The ring has no primary key, or the context is empty or longer than 255 bytes.
+    /// The ring has no primary key, or the context is empty or longer than 255 bytes (UTF-8
+    /// bytes, not characters).
     ///
     /// ```
     /// # use sealed_session::{token::Sealer, KeyRing};
@@ -261,12 +263,15 @@ impl Sealer {
     /// A sealer reading its keys through a shared handle (the session manager's).
     ///
     /// # Errors
-    /// The context is empty or longer than 255 bytes.
+    /// The context is empty or longer than 255 bytes (UTF-8 bytes, not characters).
     ///
     /// ```
     /// # use sealed_session::{token::Sealer, KeyRing, Keys};
     /// let keys = Keys::new(KeyRing::generate()?)?;
     /// let sealer = Sealer::with_keys(keys.clone(), "bank")?;
+    /// // The limit counts UTF-8 bytes: 127 two-byte characters fit, 128 do not.
+    /// assert!(Sealer::with_keys(keys.clone(), &"é".repeat(127)).is_ok());
+    /// assert!(Sealer::with_keys(keys.clone(), &"é".repeat(128)).is_err());
     /// # Ok::<(), sealed_session::ConfigError>(())
     /// ```
     pub fn with_keys(keys: Keys, context: &str) -> Result<Self, ConfigError> {
@@ -435,12 +440,22 @@ impl Sealer {
     /// subkey and that nonce, and seals.
     pub(crate) fn mint_bound(
         &self,
+        claims: Claims,
+        binding_input: Option<&[u8]>,
+    ) -> Result<Sealed, ConfigError> {
+        self.mint_bound_with_nonce(claims, binding_input, fresh_nonce()?)
+    }
+
+    /// [`Sealer::mint_bound`] with the nonce given: the vectors' hook (`crate::vectors`) runs
+    /// the minting path itself with a fixed nonce, nothing else chooses one.
+    pub(crate) fn mint_bound_with_nonce(
+        &self,
         mut claims: Claims,
         binding_input: Option<&[u8]>,
+        nonce: [u8; NONCE_LEN],
     ) -> Result<Sealed, ConfigError> {
         let ring = self.keys.load_at(claims.issued_at);
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
-        let nonce = fresh_nonce()?;
         claims.binding = match binding_input {
             Some(input) => binding_value(&key.binding, &nonce, input),
             None => BindingHash::default(),

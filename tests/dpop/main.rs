@@ -16,6 +16,7 @@ mod claims;
 mod header;
 mod nonce;
 mod replay;
+mod vectors;
 
 use dpop_support::{ath, claims, ClientKey, METHOD, NOW, URI};
 use sealed_session::dpop::*;

@@ -10,7 +10,7 @@ use ring::hmac;
 
 use super::names::EntryId;
 use crate::keys::{KeyId, KeyRing, KeyState, RingKey};
-use crate::revocation::log::MAX_PAYLOAD;
+use crate::revocation::log::{decode_payload, MAX_PAYLOAD};
 use crate::revocation::{Revocation, RevocationSnapshot, StoreError};
 
 /// Domain-separation label of a revocation record's MAC.
@@ -239,15 +239,9 @@ fn verify(
     hmac::verify(&key.feed, &input, tag).map_err(|_| Forged::BadMac)
 }
 
-/// A record payload: postcard `Revocation`, every byte used, within the log's bounds.
+/// A record payload: exactly a log record's payload (canonical postcard `Revocation`).
 fn decode_record(payload: &[u8]) -> Result<Revocation, Forged> {
-    if payload.is_empty() || payload.len() > MAX_PAYLOAD {
-        return Err(Forged::BadPayload);
-    }
-    match postcard::take_from_bytes::<Revocation>(payload) {
-        Ok((record, [])) if record.validate().is_ok() => Ok(record),
-        _ => Err(Forged::BadPayload),
-    }
+    decode_payload(payload).ok_or(Forged::BadPayload)
 }
 
 /// `k` is the key id in decimal without leading zeros: `"0"` to `"255"`.
