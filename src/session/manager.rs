@@ -292,6 +292,27 @@ impl SessionManager {
         (self.policy.grace.as_secs() / 4).max(1)
     }
 
+    /// Seals `claims` as this manager would mint them for `client` (the policy's binding flags
+    /// and the binding value), but with a caller-chosen nonce, and so a chosen token id. Reusing
+    /// a nonce under one key destroys confidentiality and integrity: this exists only so that
+    /// fuzzing and the constant-time probe (`ct/`) get the same bound token in every run.
+    ///
+    /// # Errors
+    /// Claims out of bounds, or no primary key.
+    #[cfg(feature = "test-vectors")]
+    #[doc(hidden)]
+    pub fn dangerous_mint_bound_with_nonce(
+        &self,
+        mut claims: crate::token::Claims,
+        client: &ClientContext<'_>,
+        nonce: [u8; crate::token::aead::NONCE_LEN],
+    ) -> Result<crate::SealedToken, ConfigError> {
+        claims.flags = self.policy.binding.flags();
+        let input = self.policy.binding.input(claims.flags, client);
+        let sealed = self.sealer.mint_bound_with_nonce(claims, input.as_deref(), nonce)?;
+        Ok(sealed.token)
+    }
+
     pub(crate) fn check_level(level: Privilege) -> Result<(), &'static str> {
         match level {
             Privilege::Anonymous => Err("a login must grant at least the authenticated level"),

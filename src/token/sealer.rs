@@ -428,14 +428,20 @@ impl Sealer {
     /// Assembles a whole session token: draws the nonce, binds `binding_input` (the encoded
     /// client context, or `None` for an unbound token) under the primary key's binding
     /// subkey and that nonce, and seals.
-    pub(crate) fn mint_bound(
+    pub(crate) fn mint_bound(&self, claims: Claims, binding_input: Option<&[u8]>) -> Result<Sealed, ConfigError> {
+        self.mint_bound_with_nonce(claims, binding_input, fresh_nonce()?)
+    }
+
+    /// [`mint_bound`](Self::mint_bound) with a caller-chosen nonce: the one path both it and
+    /// the deterministic test hook (`SessionManager::dangerous_mint_bound_with_nonce`) take.
+    pub(crate) fn mint_bound_with_nonce(
         &self,
         mut claims: Claims,
         binding_input: Option<&[u8]>,
+        nonce: [u8; NONCE_LEN],
     ) -> Result<Sealed, ConfigError> {
         let ring = self.keys.load_at(claims.issued_at);
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
-        let nonce = fresh_nonce()?;
         claims.binding = match binding_input {
             Some(input) => binding_value(&key.binding, &nonce, input),
             None => BindingHash::default(),
