@@ -428,7 +428,11 @@ impl Sealer {
     /// Assembles a whole session token: draws the nonce, binds `binding_input` (the encoded
     /// client context, or `None` for an unbound token) under the primary key's binding
     /// subkey and that nonce, and seals.
-    pub(crate) fn mint_bound(&self, claims: Claims, binding_input: Option<&[u8]>) -> Result<Sealed, ConfigError> {
+    pub(crate) fn mint_bound(
+        &self,
+        claims: Claims,
+        binding_input: Option<&[u8]>,
+    ) -> Result<Sealed, ConfigError> {
         self.mint_bound_with_nonce(claims, binding_input, fresh_nonce()?)
     }
 
