@@ -1,12 +1,18 @@
 //! Fixtures shared by the fuzz targets and the seed generator: fixed keys, a fixed clock, and
-//! an independent decryption of a token (key derivation re-done from spec/format.md, "Keys").
+//! an independent decryption of a token (key derivation re-done from spec/format.md, "Keys");
+//! snapshot, log and web fixtures in their modules.
+
+pub mod log;
+pub mod snapshot;
+pub mod web;
 
 use std::sync::OnceLock;
 
 use ring::hkdf;
 use sealed_session::token::aead as xchacha;
+use sealed_session::revocation::{RevocationSet, RevocationSnapshot};
+use sealed_session::token::{Claims, Epoch, Sealer, UntrustedToken, MAX_LEEWAY, VERSION};
 use sealed_session::{KeyId, KeyRing, KeyState, SessionKey, UnixTime};
-use sealed_session::token::{Claims, Sealer, UntrustedToken, MAX_LEEWAY, VERSION};
 
 /// The fuzzing clock (2026-11-18); seeds are valid at this instant.
 pub const NOW: UnixTime = UnixTime(1_795_000_100);
@@ -96,6 +102,45 @@ pub fn plaintext_of(text: &str) -> Option<Vec<u8>> {
 pub fn remint(id: KeyId, claims: &Claims, nonce: [u8; xchacha::NONCE_LEN]) -> Option<String> {
     let token = minter(id)?.dangerous_mint_with_nonce(claims, nonce).ok()?;
     Some(token.expose_secret().to_owned())
+}
+
+/// What every snapshot that opened must satisfy: sealed again it opens to the same value and
+/// the same bytes (snapshots are deterministic, spec/revocation.md §7); `contains` answers for
+/// each generation; merged into `set` (when the geometry fits) nothing it holds is lost.
+pub fn check_snapshot(snapshot: &RevocationSnapshot, ring: &KeyRing, set: &RevocationSet) {
+    let bytes = snapshot.to_bytes(ring).expect("an opened snapshot seals again");
+    let again = RevocationSnapshot::from_bytes(&bytes, ring).expect("a sealed snapshot opens");
+    assert!(again == *snapshot, "a snapshot changed through seal and open");
+    assert!(
+        again.to_bytes(ring).ok().as_deref() == Some(bytes.as_slice()),
+        "sealing one snapshot twice gave different bytes"
+    );
+    let per = u64::from(snapshot.epochs_per_generation());
+    let epochs: Vec<Epoch> = snapshot
+        .generations()
+        .iter()
+        .map(|g| Epoch(g.saturating_mul(per)))
+        .collect();
+    let ids = [[0u8; 16], [0xff; 16], [0x2a; 16]];
+    for (epoch, id) in epochs.iter().flat_map(|e| ids.iter().map(move |id| (*e, id))) {
+        let _ = snapshot.contains(epoch, id);
+    }
+    if set.merge(snapshot).is_err() {
+        return;
+    }
+    for (epoch, id) in epochs.iter().flat_map(|e| ids.iter().map(move |id| (*e, id))) {
+        assert!(
+            !snapshot.contains(epoch, id) || set.contains(epoch, id),
+            "merge lost a revoked id"
+        );
+    }
+    assert!(set.kill_switch() >= snapshot.kill_switch(), "merge lost the kill switch");
+    for (subject, cutoff) in snapshot.subject_cutoffs() {
+        assert!(
+            set.subject_cutoff(subject) >= Some(cutoff),
+            "merge lost a subject cutoff"
+        );
+    }
 }
 
 /// DPoP fixtures: the example proofs of RFC 9449 §4.1 (token request) and §7.1 (resource

@@ -47,6 +47,17 @@ pub use set::{GenerationStats, RevocationSet};
 pub use snapshot::{GeometryError, RevocationSnapshot, SnapshotError};
 pub use store::{Durability, MemoryStore, Readiness, Revocation, RevocationStore, StoreError};
 
+/// Scans revocation-log bytes as [`FileStore::open`] does before cutting a torn tail: the
+/// records of the valid prefix and its length. Not part of the API: the `log_recovery` fuzz
+/// target runs it on most inputs, since a data directory per input is slow.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for an invalid record followed by a valid one.
+#[doc(hidden)]
+pub fn __scan_log(bytes: &[u8]) -> Result<(Vec<Revocation>, usize), StoreError> {
+    log::scan(bytes).map(|scan| (scan.records, scan.valid_len))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -294,6 +294,58 @@ impl SessionManager {
         (self.policy.grace.as_secs() / 4).max(1)
     }
 
+    /// Seals `claims` as this manager would mint them for `client` (the policy's binding flags
+    /// and the binding value), but with a caller-chosen nonce, and so a chosen token id. Reusing
+    /// a nonce under one key destroys confidentiality and integrity: this exists only so that
+    /// fuzzing and the constant-time probe (`ct/`) get the same bound token in every run.
+    ///
+    /// # Errors
+    /// Claims out of bounds, or no primary key.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*, token::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// let now = manager.now();
+    /// let deadline = UnixTime(now.0 + 3600);
+    /// let claims = Claims {
+    ///     session_id: SessionId([7; 16]),
+    ///     subject: Some("alice".into()),
+    ///     privilege: Privilege::Authenticated,
+    ///     epoch: Epoch::containing(deadline),
+    ///     issued_at: now,
+    ///     expires_at: UnixTime(now.0 + 1800),
+    ///     session_deadline: deadline,
+    ///     authenticated_at: now,
+    ///     binding: BindingHash::default(),
+    ///     flags: Flags::default(), // set from the policy
+    ///     app_data: Vec::new(),
+    /// };
+    /// let a = manager.dangerous_mint_bound_with_nonce(claims.clone(), &client, [9; 24])?;
+    /// let b = manager.dangerous_mint_bound_with_nonce(claims, &client, [9; 24])?;
+    /// assert_eq!(a.expose_secret(), b.expose_secret()); // deterministic
+    /// assert!(manager.verify_at(a.expose_secret(), &client, now).is_ok()); // and bound to `client`
+    /// let elsewhere = ClientContext::new("198.51.100.1".parse().ok(), Some("curl"));
+    /// assert_eq!(manager.verify_at(a.expose_secret(), &elsewhere, now).unwrap_err().reason(), Reason::Unbound);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "test-vectors")]
+    #[doc(hidden)]
+    pub fn dangerous_mint_bound_with_nonce(
+        &self,
+        mut claims: crate::token::Claims,
+        client: &ClientContext<'_>,
+        nonce: [u8; crate::token::aead::NONCE_LEN],
+    ) -> Result<crate::SealedToken, ConfigError> {
+        claims.flags = self.policy.binding.flags();
+        let input = self.policy.binding.input(claims.flags, client);
+        let sealed = self
+            .sealer
+            .mint_bound_with_nonce(claims, input.as_deref(), nonce)?;
+        Ok(sealed.token)
+    }
+
     pub(crate) fn check_level(level: Privilege) -> Result<(), &'static str> {
         match level {
             Privilege::Anonymous => Err("a login must grant at least the authenticated level"),

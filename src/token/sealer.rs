@@ -446,8 +446,9 @@ impl Sealer {
         self.mint_bound_with_nonce(claims, binding_input, fresh_nonce()?)
     }
 
-    /// [`Sealer::mint_bound`] with the nonce given: the vectors' hook (`crate::vectors`) runs
-    /// the minting path itself with a fixed nonce, nothing else chooses one.
+    /// [`mint_bound`](Self::mint_bound) with a caller-chosen nonce: the one path it, the
+    /// vectors' hook (`crate::vectors`) and `SessionManager::dangerous_mint_bound_with_nonce`
+    /// take; nothing else chooses a nonce.
     pub(crate) fn mint_bound_with_nonce(
         &self,
         mut claims: Claims,

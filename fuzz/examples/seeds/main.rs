@@ -1,9 +1,16 @@
 //! Writes the seed corpora `fuzz/seeds/open/*` (token texts under the fuzz keys, valid at
-//! the fuzzing clock, plus refused ones), `fuzz/seeds/claims/*` (their claims plaintexts) and
-//! `fuzz/seeds/dpop_proof/*` (the RFC 9449 example proofs, one accepted, and variants).
+//! the fuzzing clock, plus refused ones), `fuzz/seeds/claims/*` (their claims plaintexts),
+//! `fuzz/seeds/dpop_proof/*` (the RFC 9449 example proofs, one accepted, and variants),
+//! `key_file/*` (the key rings of `spec/vectors/valid.json` as key files, with schedules and in
+//! the one-line form), `snapshot/*` and `snapshot_body/*` (every snapshot of
+//! `spec/vectors/snapshot.json`, whole and as bodies), and `log_recovery/*` (that file's
+//! revocations as a log, whole, torn and corrupt). The `layer` target has no seeds: its input
+//! is an `arbitrary` structure, which the fuzzer builds up from nothing within seconds.
 //! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example seeds`.
 
 use std::path::Path;
+
+mod vectors;
 
 use sealed_session::token::*;
 use sealed_session::*;
@@ -83,6 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::write(root.join("open").join("expired"), token.expose_secret())?;
     dpop_seeds(&root.join("dpop_proof"))?;
+    vectors::key_file_seeds(&root.join("key_file"))?;
+    vectors::snapshot_seeds(&root.join("snapshot"), &root.join("snapshot_body"))?;
+    vectors::log_seeds(&root.join("log_recovery"))?;
     println!("seeds written to {}", root.display());
     Ok(())
 }
