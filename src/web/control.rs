@@ -9,7 +9,7 @@ use super::origin::Provenance;
 use super::state::{Client, CookieAction, Credential, Shared};
 use crate::session::events::EventKind;
 use crate::session::{Login, Minted, Session, TransitionError};
-use crate::token::claims::Privilege;
+use crate::token::claims::{Flags, Privilege};
 use crate::token::sealer::SealedToken;
 use crate::SessionManager;
 
@@ -300,7 +300,7 @@ impl SessionControl {
         result?;
         let mut st = self.0.lock();
         // A bearer client holds no cookie, and its page's other cookies are not ours to clear.
-        if st.credential != Credential::Bearer {
+        if !st.credential.in_header() {
             st.cookie = CookieAction::Logout;
         }
         Ok(())
@@ -326,7 +326,7 @@ impl SessionControl {
     /// The request's session, if any, came the way `delivery` sends its successor.
     fn check_delivery(&self, delivery: Delivery) -> Result<(), WebError> {
         let st = self.0.lock();
-        let came_as_bearer = st.credential == Credential::Bearer;
+        let came_as_bearer = st.credential.in_header();
         if st.session.is_some() && came_as_bearer != (delivery == Delivery::Body) {
             return Err(WebError::CredentialMismatch);
         }
@@ -341,10 +341,15 @@ impl SessionControl {
             + Send
             + 'static,
     {
-        let (previous, client) = {
+        let (previous, mut client) = {
             let mut st = self.0.lock();
             (st.session.take(), st.client.clone())
         };
+        if delivery == Delivery::Cookie {
+            // A cookie is presented without a proof: a session bound to the proof key could
+            // never be used (and a policy binding the application value would bind it).
+            client.proof_key = None;
+        }
         let manager = self.0.manager.clone();
         // Transitions wait for the revocation log's fsync: keep them off the async workers.
         let minted = tokio::task::spawn_blocking(move || f(&manager, previous, &client))
@@ -359,14 +364,21 @@ impl SessionControl {
                 .set_cookie(&minted.token, minted.expires_at(), now)?;
         }
         let mut st = self.0.lock();
+        let proof_bound =
+            st.client.proof_key.is_some() && minted.session.binding_flags().contains(Flags::BIND_APP_VALUE);
+        let api = if proof_bound {
+            Credential::Dpop
+        } else {
+            Credential::Bearer
+        };
         st.credential = match (delivery, st.credential) {
             (Delivery::Cookie, _) => Credential::Cookie,
             // A login for an API replaced a cookie session: that cookie is dead, drop it.
             (Delivery::Body, Credential::Cookie) => {
                 st.cookie = CookieAction::Expire;
-                Credential::Bearer
+                api
             }
-            (Delivery::Body, _) => Credential::Bearer,
+            (Delivery::Body, _) => api,
         };
         Ok(minted)
     }
@@ -390,6 +402,23 @@ impl SessionControl {
 
     pub(super) fn info(&self, session: &Session) -> SessionInfo {
         SessionInfo::of(session, &self.0.manager)
+    }
+
+    /// Whether an API login binds its session to the request's proof key: yes with a
+    /// verified proof; refused without one where the layer takes DPoP but not `Bearer`
+    /// (the bearer token it would mint could never be presented).
+    pub(super) fn binds_proof_key(&self) -> Result<bool, WebError> {
+        let has_key = self.0.lock().client.proof_key.is_some();
+        let settings = &self.0.settings;
+        if !has_key && settings.dpop.is_some() && !settings.accept_bearer {
+            return Err(WebError::DpopProofRequired);
+        }
+        Ok(has_key)
+    }
+
+    /// The request's session is now a DPoP one (its successor answers `token_type` `DPoP`).
+    pub(super) fn is_dpop(&self) -> bool {
+        self.0.lock().credential == Credential::Dpop
     }
 
     pub(super) fn now(&self) -> crate::UnixTime {

@@ -44,6 +44,7 @@ mod api;
 mod bearer;
 mod control;
 mod cookies;
+mod dpop;
 mod extract;
 mod layer;
 pub mod level;

@@ -2,7 +2,13 @@
 //! processes (this test binary re-executed in node mode), a TCP proxy process to partition one
 //! node from Redis, and a blocking HTTP/1.1 client.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 pub mod http;
 pub mod node;

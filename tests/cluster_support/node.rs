@@ -123,7 +123,8 @@ impl Node {
             .by_ref()
             .map_while(Result::ok)
             .find_map(|l| {
-                l.split("node listening ").nth(1)
+                l.split("node listening ")
+                    .nth(1)
                     .and_then(|p| p.trim().parse().ok())
             })
             .unwrap_or_else(|| panic!("node {} did not start", self.spec.name));

@@ -37,7 +37,8 @@ impl Proxy {
             .by_ref()
             .map_while(Result::ok)
             .find_map(|l| {
-                l.split("proxy listening ").nth(1)
+                l.split("proxy listening ")
+                    .nth(1)
                     .and_then(|p| p.trim().parse().ok())
             })
             .expect("the proxy reports its port");

@@ -284,7 +284,10 @@ fn redis_status(url: &str, context: &str) -> Result<(), CliError> {
 
 #[cfg(feature = "redis")]
 fn entry_millis(id: &str) -> Option<u64> {
-    id.split_once('-').map_or(Some(id), |(ms, _)| Some(ms))?.parse().ok()
+    id.split_once('-')
+        .map_or(Some(id), |(ms, _)| Some(ms))?
+        .parse()
+        .ok()
 }
 
 #[cfg(not(feature = "redis"))]
