@@ -230,7 +230,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let local = listener.local_addr()?;
     banner(&args, local, &manager);
-    let app = router(manager, &format!("http://{local}"))?.into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router(manager, &format!("http://{local}"))?.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
