@@ -12,7 +12,8 @@
 //! (`Authorization: Bearer`), `dpop` (`Authorization: DPoP` with a fresh ES256 proof, signed
 //! outside the timing: proof verification, `ath`, replay cache, then the token verified with
 //! the proof key as binding value), `dpop_nonce` (the same with a server nonce required and a
-//! fresh `DPoP-Nonce` issued), and `verify_bound_only` (`SessionManager::verify` of the
+//! fresh `DPoP-Nonce` issued), `proof_only` (`DpopVerifier::verify_at` of the same kind of
+//! proof, no HTTP, no token) and `verify_bound_only` (`SessionManager::verify` of the
 //! DPoP-bound token with the thumbprint as application value, no HTTP, no proof).
 //!
 //! Each iteration builds the request and reads the whole response body on a current-thread

@@ -15,8 +15,8 @@ use criterion::{black_box, BatchSize, Criterion};
 use serde_json::json;
 use tower::ServiceExt;
 
-use super::dpop_support::{ath, claims, ClientKey, NOW};
-use sealed_session::dpop::{DpopConfig, DpopVerifier};
+use super::dpop_support::{ath, claims, ClientKey, NOW, URI};
+use sealed_session::dpop::{DpopConfig, DpopRequest, DpopVerifier};
 use sealed_session::revocation::{FilterConfig, MemoryStore};
 use sealed_session::web::SessionLayer;
 use sealed_session::{ClientContext, KeyRing, Login, ManualClock, Policy, Rotation, SessionManager};
@@ -138,6 +138,16 @@ pub(crate) fn api(c: &mut Criterion) {
         b.iter_batched(
             || request(&dpop_auth, Some(&proof(Some(&nonce)))),
             |req| rt.block_on(call(black_box(&with_nonces), req)),
+            BatchSize::SmallInput,
+        )
+    });
+    // The proof alone, as the layer verifies it (same verifier settings, URI and `ath`).
+    let alone = DpopVerifier::new(DpopConfig::default().with_replay_capacity(1 << 22)).unwrap();
+    let target = DpopRequest::new("POST", URI).with_access_token(dpop.as_bytes());
+    g.bench_function("proof_only", |b| {
+        b.iter_batched(
+            || proof(None),
+            |p| alone.verify_at(black_box(&p), &target, NOW).unwrap(),
             BatchSize::SmallInput,
         )
     });

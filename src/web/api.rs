@@ -4,6 +4,7 @@
 
 use super::control::{Delivery, SessionControl};
 use super::extract::WebError;
+use super::state::Credential;
 use super::token_response::TokenResponse;
 use crate::session::{Login, Minted};
 
@@ -136,6 +137,23 @@ impl SessionControl {
             .run_with_session(Delivery::Body, |m, s, c| m.step_down(s, &c.context()))
             .await?;
         Ok(self.respond(minted))
+    }
+
+    /// Whether an API login binds its session to the request's proof key: yes with a
+    /// verified proof; refused without one where the layer takes DPoP but not `Bearer`
+    /// (the bearer token it would mint could never be presented).
+    fn binds_proof_key(&self) -> Result<bool, WebError> {
+        let has_key = self.0.lock().client.proof_key.is_some();
+        let settings = &self.0.settings;
+        if !has_key && settings.dpop.is_some() && !settings.accept_bearer {
+            return Err(WebError::DpopProofRequired);
+        }
+        Ok(has_key)
+    }
+
+    /// The request's session is now a DPoP one (its successor answers `token_type` `DPoP`).
+    fn is_dpop(&self) -> bool {
+        self.0.lock().credential == Credential::Dpop
     }
 
     fn respond(&self, minted: Minted) -> TokenResponse {

@@ -78,7 +78,7 @@ pub(super) enum Delivery {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct SessionControl(Shared);
+pub struct SessionControl(pub(super) Shared);
 
 impl<S: Send + Sync> FromRequestParts<S> for SessionControl {
     type Rejection = WebError;
@@ -402,23 +402,6 @@ impl SessionControl {
 
     pub(super) fn info(&self, session: &Session) -> SessionInfo {
         SessionInfo::of(session, &self.0.manager)
-    }
-
-    /// Whether an API login binds its session to the request's proof key: yes with a
-    /// verified proof; refused without one where the layer takes DPoP but not `Bearer`
-    /// (the bearer token it would mint could never be presented).
-    pub(super) fn binds_proof_key(&self) -> Result<bool, WebError> {
-        let has_key = self.0.lock().client.proof_key.is_some();
-        let settings = &self.0.settings;
-        if !has_key && settings.dpop.is_some() && !settings.accept_bearer {
-            return Err(WebError::DpopProofRequired);
-        }
-        Ok(has_key)
-    }
-
-    /// The request's session is now a DPoP one (its successor answers `token_type` `DPoP`).
-    pub(super) fn is_dpop(&self) -> bool {
-        self.0.lock().credential == Credential::Dpop
     }
 
     pub(super) fn now(&self) -> crate::UnixTime {
