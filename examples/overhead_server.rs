@@ -113,7 +113,7 @@ fn open_store(
                 url,
                 "overhead",
                 node,
-                &data_dir.join(node),
+                data_dir.join(node),
                 keys,
             )
             .open()?;
