@@ -8,6 +8,14 @@
 //! and, to split the layer's cost, `verify_only`: `SessionManager::verify` of the same token
 //! with the same client, no HTTP at all.
 //!
+//! The `web/api` group compares the API credentials on `POST /transfer`: `bearer`
+//! (`Authorization: Bearer`), `dpop` (`Authorization: DPoP` with a fresh ES256 proof, signed
+//! outside the timing: proof verification, `ath`, replay cache, then the token verified with
+//! the proof key as binding value), `dpop_nonce` (the same with a server nonce required and a
+//! fresh `DPoP-Nonce` issued), `proof_only` (`DpopVerifier::verify_at` of the same kind of
+//! proof, no HTTP, no token) and `verify_bound_only` (`SessionManager::verify` of the
+//! DPoP-bound token with the thumbprint as application value, no HTTP, no proof).
+//!
 //! Each iteration builds the request and reads the whole response body on a current-thread
 //! runtime, identically for the three. The end-to-end comparison over loopback HTTP is
 //! `benches/web-overhead.sh` (wrk).
@@ -27,6 +35,11 @@ use tower::ServiceExt;
 use sealed_session::revocation::{FilterConfig, MemoryStore};
 use sealed_session::web::SessionLayer;
 use sealed_session::{ClientContext, KeyRing, Policy, Privilege, Rotation, SessionManager};
+
+#[path = "../tests/dpop_support/mod.rs"]
+mod dpop_support;
+#[path = "web/api.rs"]
+mod web_api;
 
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) bench";
 
@@ -104,5 +117,6 @@ fn web(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     web(&mut c);
+    web_api::api(&mut c);
     c.final_summary();
 }

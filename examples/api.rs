@@ -1,14 +1,19 @@
-//! A small JSON API with bearer sessions: `cargo run --example api`, then follow the curl
-//! lines it prints. The bank's demo users sign in with their Argon2id passwords.
+//! A small JSON API with bearer and DPoP sessions: `cargo run --example api`, then follow the
+//! curl lines it prints, or run the DPoP client in `tests/node_client`. The bank's demo users
+//! sign in with their Argon2id passwords.
 //!
 //! ```text
 //! POST /login    {"user","password"} → {"access_token","token_type":"Bearer","expires_in"}
-//! GET  /me       Authorization: Bearer … → subject, level, expiry, handle, app data
-//! POST /refresh  Authorization: Bearer … → a new token (the old one: grace window, then reuse)
-//! POST /logout   Authorization: Bearer … → 204; the token is refused on every node
+//!                + DPoP: <proof>       → {"access_token","token_type":"DPoP",…} bound to the proof's key
+//! GET  /me       Authorization: Bearer … (or DPoP … + DPoP: <proof>) → subject, level, expiry, handle
+//! POST /refresh  the same → a new token (the old one: grace window, then reuse)
+//! POST /logout   the same → 204; the token is refused on every node
 //! ```
 //!
-//! `tests/api_curl.rs` includes this file by path and drives [`router`] with the real `curl`.
+//! DPoP proofs (RFC 9449) must carry the server's nonce: the first proof of a client is
+//! answered 401 `use_dpop_nonce` with a `DPoP-Nonce` header, and every DPoP response carries a
+//! fresh one. `tests/api_curl.rs` (curl, bearer) and `tests/api_dpop_node.rs` (Node's fetch
+//! with the npm `dpop` package) include this file by path and drive [`router`].
 // The test that includes this file uses the router, not `main`.
 #![allow(dead_code, unreachable_pub)]
 
@@ -21,6 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -31,6 +37,7 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use sealed_session::dpop::{DpopConfig, DpopVerifier};
 use sealed_session::revocation::{FileStore, FilterConfig};
 use sealed_session::web::{level, RequireLevel, SessionControl, SessionLayer, TokenResponse, WebError};
 use sealed_session::{KeyRing, Keys, Login, SessionManager};
@@ -61,14 +68,22 @@ pub fn manager(keys: Keys, data_dir: &Path) -> Result<Arc<SessionManager>, BoxEr
     Ok(Arc::new(SessionManager::builder(keys, CONTEXT, store).build()?))
 }
 
-/// The API's routes behind a session layer that accepts bearer tokens.
+/// How long a DPoP server nonce is accepted after issue.
+pub const NONCE_LIFETIME: Duration = Duration::from_secs(120);
+
+/// The API's routes behind a session layer that accepts bearer and DPoP tokens, served at
+/// `public_origin` (`http://127.0.0.1:8090`: the origin DPoP proofs name in `htu`).
 ///
 /// # Errors
-/// Hashing the demo passwords failed.
-pub fn router(manager: Arc<SessionManager>) -> Result<Router, BoxError> {
-    // DPoP (RFC 9449, spec/dpop.md) will be a setter here: a `DPoP` proof verified for each
-    // request, its key thumbprint matched to the one the session was bound to at login.
-    let layer = SessionLayer::new(manager.clone()).with_bearer_tokens();
+/// A bad origin, or hashing the demo passwords failed.
+pub fn router(manager: Arc<SessionManager>, public_origin: &str) -> Result<Router, BoxError> {
+    // A login with a `DPoP` proof gets a token bound to the proof's key; every request with
+    // it needs a fresh proof of that key, with the server's nonce (spec/sessions.md §8.2).
+    let layer = SessionLayer::new(manager.clone())
+        .with_bearer_tokens()
+        .with_dpop(DpopVerifier::new(DpopConfig::default())?)
+        .with_dpop_nonces(NONCE_LIFETIME)?
+        .with_public_origin(public_origin)?;
     let api = Arc::new(Api {
         manager,
         accounts: Accounts::demo()?,
@@ -125,7 +140,7 @@ async fn check_password(
         .await
 }
 
-/// Who the session is. 401 (`WWW-Authenticate: Bearer …`) without a valid token.
+/// Who the session is. 401 (`WWW-Authenticate: Bearer …` or `DPoP …`) without a valid token.
 async fn me(session: RequireLevel<level::Authenticated>) -> Response {
     let body = serde_json::json!({
         "subject": session.subject,
@@ -213,8 +228,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
     };
     let manager = manager(keys, &args.data_dir)?;
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    banner(&args, listener.local_addr()?, &manager);
-    let app = router(manager)?.into_make_service_with_connect_info::<SocketAddr>();
+    let local = listener.local_addr()?;
+    banner(&args, local, &manager);
+    let app =
+        router(manager, &format!("http://{local}"))?.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -226,7 +243,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
 fn banner(args: &Args, local: SocketAddr, manager: &SessionManager) {
     let url = format!("http://{local}");
     let policy = manager.policy();
-    println!("Sealed API: bearer sessions of sealed-session on {url}\n");
+    println!("Sealed API: bearer and DPoP sessions of sealed-session on {url}\n");
     for (user, password, _) in DEMO_USERS {
         println!("  demo user  {user:<8} password {password}");
     }
@@ -250,6 +267,11 @@ fn banner(args: &Args, local: SocketAddr, manager: &SessionManager) {
     println!("  TOKEN=$(curl -s -X POST {url}/refresh -H \"Authorization: Bearer $TOKEN\" | {grab})");
     println!("  curl -s -X POST {url}/logout -H \"Authorization: Bearer $TOKEN\"");
     println!("  curl -si {url}/me -H \"Authorization: Bearer $TOKEN\"   # 401, WWW-Authenticate: Bearer error=\"invalid_token\"");
+    println!("\n  Sender-constrained (DPoP, RFC 9449): a client that sends a `DPoP` proof with its login");
+    println!("  gets \"token_type\":\"DPoP\", a token bound to its key's thumbprint, and sends it as");
+    println!("  `Authorization: DPoP <token>` with a fresh proof (ath, server nonce) on every request;");
+    println!("  a stolen token is refused without the key, and as `Bearer` too. A client on npm's `dpop`:");
+    println!("  npm ci --prefix tests/node_client && node tests/node_client/flow.mjs {url}");
     println!("\nPress Ctrl-C to stop.");
 }
 

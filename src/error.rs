@@ -220,6 +220,9 @@ pub enum ConfigError {
     /// A cookie name that no cookie can carry.
     #[error("cookie name must be 1 to 128 token characters")]
     CookieName,
+    /// A public origin that is not `http(s)://host[:port]` (no path, query or user info).
+    #[error("the public origin must be http(s)://host[:port], nothing more")]
+    PublicOrigin,
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {

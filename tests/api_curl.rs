@@ -80,9 +80,9 @@ fn with_bearer(method: &str, url: String, token: &str) -> Vec<String> {
 async fn curl_logs_in_refreshes_logs_out_and_the_replay_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let manager = api::manager(Keys::new(KeyRing::generate().unwrap()).unwrap(), dir.path()).unwrap();
-    let app = api::router(manager).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = api::router(manager, &base).unwrap();
     let server = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service).await.unwrap();

@@ -23,6 +23,10 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DpopError {
+    /// The request had no `DPoP` header where it needed one (`Authorization: DPoP`), or more
+    /// than one (RFC 9449 §4.3 check 1). Reported by the web layer, never by the verifier,
+    /// which sees one header value.
+    HeaderCount,
     /// Longer than the configured maximum; refused before any decoding.
     Oversized,
     /// Not three non-empty segments of canonical base64url (RFC 7515 §7.1, RFC 4648 §5).
@@ -198,6 +202,7 @@ impl DpopError {
     /// ```
     pub const fn code(&self) -> &'static str {
         match self {
+            Self::HeaderCount => "header_count",
             Self::Oversized => "oversized",
             Self::Malformed => "malformed",
             Self::BadJson => "bad_json",

@@ -26,6 +26,9 @@ pub(crate) const LABEL_SESSION_TAG: &[u8] = b"sealed-session/v1 session-tag";
 /// shared snapshots published to a feed another party can write to (spec/revocation.md,
 /// "Redis feed").
 pub(crate) const LABEL_FEED: &[u8] = b"sealed-session/v1 feed";
+/// HKDF info label of the key of the stateless DPoP server nonces (RFC 9449 §8, spec/dpop.md
+/// §5), so a nonce MAC can never be confused with any other use of the ring's secrets.
+pub(crate) const LABEL_DPOP_NONCE: &[u8] = b"sealed-session/v1 dpop-nonce";
 
 /// A 32-byte master secret. Not `Clone` (a secret should have one owner), zeroized on drop,
 /// redacted in `Debug`.
@@ -118,6 +121,9 @@ pub(crate) struct RingKey {
     /// Authenticates revocation-feed records (HMAC-SHA256).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) feed: hmac::Key,
+    /// The 32-byte key of the layer's DPoP server nonces (`DpopNonces::new` takes bytes).
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) dpop_nonce: Zeroizing<[u8; KEY_LEN]>,
     /// Scheduled state changes (activation, retirement).
     pub(crate) schedule: KeySchedule,
 }
@@ -135,6 +141,7 @@ impl RingKey {
         let mut f = secret.derive(LABEL_FEED);
         let feed = hmac::Key::new(hmac::HMAC_SHA256, f.as_ref());
         f.zeroize();
+        let dpop_nonce = secret.derive(LABEL_DPOP_NONCE);
         Self {
             id,
             state,
@@ -144,6 +151,7 @@ impl RingKey {
             snapshot,
             session_tag,
             feed,
+            dpop_nonce,
             schedule: KeySchedule::default(),
         }
     }

@@ -314,6 +314,23 @@ mod tests {
         assert_eq!(Binding::none().input(Flags(0), &ClientContext::default()), None);
     }
 
+    /// The bytes of spec/sessions.md §6's DPoP example, written out by hand.
+    #[test]
+    fn a_dpop_binding_input_is_the_thumbprint_as_application_value() {
+        let jkt = [0xab; 32];
+        let client = ClientContext::new("203.0.113.7".parse().ok(), Some("app/1.0")).with_app_value(&jkt);
+        let flags = Flags(Flags::BIND_IP | Flags::BIND_USER_AGENT | Flags::BIND_APP_VALUE);
+        let mut expected = vec![0x07];
+        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 6, 4, 24, 203, 0, 113, 0]);
+        expected.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 7]);
+        expected.extend_from_slice(b"app/1.0");
+        expected.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 32]);
+        expected.extend_from_slice(&jkt);
+        let input = Binding::ip_and_user_agent().input(flags, &client).unwrap();
+        assert_eq!(input, expected);
+        assert_eq!(input.len(), 1 + 14 + 16 + 41);
+    }
+
     #[test]
     fn a_token_bound_to_fewer_inputs_than_the_policy_is_not_accepted() {
         let b = Binding::ip_and_user_agent();

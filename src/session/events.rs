@@ -94,6 +94,10 @@ pub enum EventKind {
     /// The revocation feed came back with less than this node had seen (restarted empty, or
     /// failed over to a lagging replica); this node republishes what it holds.
     FeedRegressed,
+    /// A `DPoP` proof (RFC 9449) was refused by the web layer; the error says which check
+    /// failed (the client was told only `invalid_dpop_proof` or `use_dpop_nonce`).
+    #[cfg(feature = "dpop")]
+    DpopProofRefused(crate::dpop::DpopError),
 }
 
 /// One security event.

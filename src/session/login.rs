@@ -9,7 +9,7 @@ use crate::session::binding::ClientContext;
 use crate::session::events::EventKind;
 use crate::session::manager::SessionManager;
 use crate::session::{Minted, Session, TransitionError};
-use crate::token::claims::{Privilege, MAX_APP_DATA_LEN, MAX_SUBJECT_LEN};
+use crate::token::claims::{Flags, Privilege, MAX_APP_DATA_LEN, MAX_SUBJECT_LEN};
 
 /// What a login grants: a subject, a level (default [`Privilege::Authenticated`]) and the
 /// application data sealed into every token of the new session (default none). Refresh,
@@ -23,7 +23,7 @@ use crate::token::claims::{Privilege, MAX_APP_DATA_LEN, MAX_SUBJECT_LEN};
 /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
 /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
 /// let login = Login::new("alice").with_app_data(b"tenant=42");
-/// assert_eq!(format!("{login:?}"), r#"Login { subject: "alice", level: Authenticated, app_data: "9 bytes" }"#);
+/// assert_eq!(format!("{login:?}"), r#"Login { subject: "alice", level: Authenticated, app_data: "9 bytes", bind_app_value: false }"#);
 /// let minted = manager.authenticate_with(None, login, &client)?;
 /// assert_eq!(minted.session.app_data(), b"tenant=42");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -32,6 +32,7 @@ pub struct Login {
     subject: String,
     level: Privilege,
     app_data: Zeroizing<Vec<u8>>,
+    bind_app_value: bool,
 }
 
 impl Login {
@@ -47,6 +48,7 @@ impl Login {
             subject: subject.into(),
             level: Privilege::Authenticated,
             app_data: Zeroizing::new(Vec::new()),
+            bind_app_value: false,
         }
     }
 
@@ -76,6 +78,43 @@ impl Login {
     pub fn with_app_data(mut self, data: &[u8]) -> Self {
         self.app_data = Zeroizing::new(data.to_vec());
         self
+    }
+
+    /// Binds every token of the new session to the login request's application value
+    /// ([`ClientContext::app_value`]) even when the policy binds none: the token's flags get
+    /// [`Flags::BIND_APP_VALUE`](crate::token::Flags::BIND_APP_VALUE), and refresh,
+    /// elevation, step-down and rotation keep it, so each later request must present the same
+    /// value (spec/sessions.md §6). The web layer binds a DPoP session to its proof key's
+    /// JWK thumbprint this way (RFC 9449 §6); the token format does not change.
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// let jkt = [7u8; 32]; // the verified proof's thumbprint
+    /// let client = ClientContext::new("203.0.113.7".parse().ok(), Some("app/1.0"));
+    /// let login = Login::new("alice").bound_to_app_value();
+    /// let minted = manager.authenticate_with(None, login, &client.with_app_value(&jkt))?;
+    /// assert!(minted.session.binding_flags().contains(token::Flags::BIND_APP_VALUE));
+    /// assert!(manager.verify(minted.token.expose_secret(), &client.with_app_value(&jkt)).is_ok());
+    /// // Without the value (a stolen token, no key): a binding mismatch.
+    /// let refused = manager.verify(minted.token.expose_secret(), &client).unwrap_err();
+    /// assert_eq!(refused.reason(), Reason::Unbound);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn bound_to_app_value(mut self) -> Self {
+        self.bind_app_value = true;
+        self
+    }
+
+    /// Whether [`Login::bound_to_app_value`] was asked for.
+    ///
+    /// ```
+    /// assert!(sealed_session::Login::new("bob").bound_to_app_value().binds_app_value());
+    /// ```
+    pub fn binds_app_value(&self) -> bool {
+        self.bind_app_value
     }
 
     /// The subject.
@@ -127,6 +166,7 @@ impl fmt::Debug for Login {
             .field("subject", &self.subject)
             .field("level", &self.level)
             .field("app_data", &format_args!("\"{} bytes\"", self.app_data.len()))
+            .field("bind_app_value", &self.bind_app_value)
             .finish()
     }
 }
@@ -198,7 +238,12 @@ impl SessionManager {
             self.revoke_id(prev.claims.epoch, prev.claims.session_id.0, durability)?;
         }
         let app_data = login.app_data.to_vec();
-        let minted = self.fresh_session(Some(&login.subject), login.level, app_data, client, now)?;
+        let extra = if login.bind_app_value {
+            Flags(Flags::BIND_APP_VALUE)
+        } else {
+            Flags::default()
+        };
+        let minted = self.fresh_session(Some(&login.subject), login.level, app_data, extra, client, now)?;
         self.emit(EventKind::Login, self.tag(minted.session.session_id()), client);
         Ok(minted)
     }

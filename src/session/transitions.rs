@@ -7,7 +7,7 @@ use crate::session::binding::ClientContext;
 use crate::session::events::EventKind;
 use crate::session::manager::SessionManager;
 use crate::session::{Minted, Session, TransitionError};
-use crate::token::claims::{Claims, Epoch, Privilege, SessionId};
+use crate::token::claims::{Claims, Epoch, Flags, Privilege, SessionId};
 
 impl SessionManager {
     /// Starts an anonymous session (a visitor before login).
@@ -25,7 +25,8 @@ impl SessionManager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn begin(&self, client: &ClientContext<'_>) -> Result<Minted, TransitionError> {
-        self.fresh_session(None, Privilege::Anonymous, Vec::new(), client, self.clock.now())
+        let (none, now) = (Flags::default(), self.clock.now());
+        self.fresh_session(None, Privilege::Anonymous, Vec::new(), none, client, now)
     }
 
     /// Raises an authenticated session to elevated after the application re-verified the
@@ -280,12 +281,14 @@ impl SessionManager {
     }
 
     /// A new session id, so nothing of a previous session (its id, its application data)
-    /// carries over into the new one.
+    /// carries over into the new one. `extra` are binding flags beyond the policy's (the
+    /// application value of a DPoP login).
     pub(super) fn fresh_session(
         &self,
         subject: Option<&str>,
         level: Privilege,
         app_data: Vec<u8>,
+        extra: Flags,
         client: &ClientContext<'_>,
         now: UnixTime,
     ) -> Result<Minted, TransitionError> {
@@ -300,7 +303,7 @@ impl SessionManager {
             session_deadline: deadline,
             authenticated_at: now,
             binding: Default::default(),
-            flags: self.policy.binding.flags(),
+            flags: extra,
             app_data,
         };
         self.mint_claims(claims, client, now)
@@ -325,7 +328,11 @@ impl SessionManager {
             .max(issued_at);
         claims.session_deadline = claims.session_deadline.max(claims.expires_at);
         claims.epoch = claims.epoch.max(Epoch::containing(claims.session_deadline));
-        let input = self.policy.binding.bind(&mut claims, client);
+        // The policy's inputs, plus an application value the session was bound to at login
+        // (it stays for the whole session: a successor never drops a binding).
+        let sticky = claims.flags.0 & Flags::BIND_APP_VALUE;
+        claims.flags = Flags(self.policy.binding.flags().0 | sticky);
+        let input = self.policy.binding.input(claims.flags, client);
         let sealed = self.sealer.mint_bound(claims, input.as_deref())?;
         let session = Session {
             key_id: sealed.key_id,

@@ -4,7 +4,7 @@ use crate::clock::UnixTime;
 use crate::error::ConfigError;
 use crate::keys::KeyId;
 use crate::revocation::StoreError;
-use crate::token::claims::{Claims, Epoch, Privilege, SessionId, TokenId};
+use crate::token::claims::{Claims, Epoch, Flags, Privilege, SessionId, TokenId};
 use crate::token::sealer::SealedToken;
 
 /// A session whose token opened, passed every check and is bound to this client.
@@ -188,6 +188,25 @@ impl Session {
     /// ```
     pub fn app_data(&self) -> &[u8] {
         &self.claims.app_data
+    }
+
+    /// The client inputs the session's tokens are bound to (spec/sessions.md §6): the
+    /// policy's, plus [`Flags::BIND_APP_VALUE`] for a session bound to an application value
+    /// at login ([`crate::Login::bound_to_app_value`], e.g. a DPoP key thumbprint).
+    ///
+    /// ```
+    /// # use std::sync::Arc; use sealed_session::{*, revocation::*};
+    /// # let store = Arc::new(MemoryStore::new(FilterConfig::default())?);
+    /// # let manager = SessionManager::builder(KeyRing::generate()?, "app", store).build()?;
+    /// # let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Firefox"));
+    /// use sealed_session::token::Flags;
+    /// let alice = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
+    /// assert_eq!(alice.session.binding_flags(), manager.policy().binding().flags());
+    /// assert!(!alice.session.binding_flags().contains(Flags::BIND_APP_VALUE));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn binding_flags(&self) -> Flags {
+        self.claims.flags
     }
 
     /// The key that sealed the current token.

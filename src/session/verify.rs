@@ -8,8 +8,8 @@ use crate::session::binding::ClientContext;
 use crate::session::manager::SessionManager;
 use crate::session::policy::{MismatchAction, Rotation};
 use crate::session::{Session, Verified};
-use crate::token::claims::BindingHash;
 use crate::token::claims::Privilege;
+use crate::token::claims::{BindingHash, Flags};
 use crate::token::sealer::Opened;
 
 /// Whether verify may replace the token it accepted.
@@ -88,6 +88,25 @@ impl SessionManager {
         client: &ClientContext<'_>,
     ) -> Result<Verified, Rejected> {
         self.verify_with(token, client, self.clock.now(), Rotate::Never)
+    }
+
+    /// As [`Self::verify_without_rotation`] for a token presented with a verified DPoP proof
+    /// (`client.app_value` = the proof key's thumbprint): the token must also be bound to an
+    /// application value, since RFC 9449 §7.1 wants the proof key to match the key the token
+    /// is bound to, and a token bound to none matches no key. Such a token is refused as
+    /// unbound, without revoking: it proves no theft, its holder may use it as `Bearer`.
+    pub(crate) fn verify_proof_bound(
+        &self,
+        token: &str,
+        client: &ClientContext<'_>,
+    ) -> Result<Verified, Rejected> {
+        let now = self.clock.now();
+        let verified = self.verify_with(token, client, now, Rotate::Never)?;
+        if verified.session.claims.flags.contains(Flags::BIND_APP_VALUE) {
+            return Ok(verified);
+        }
+        let tag = self.tag(verified.session.session_id());
+        Err(self.reject(Reason::Unbound, tag, client, now))
     }
 
     fn verify_with(

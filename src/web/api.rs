@@ -4,19 +4,25 @@
 
 use super::control::{Delivery, SessionControl};
 use super::extract::WebError;
+use super::state::Credential;
 use super::token_response::TokenResponse;
 use crate::session::{Login, Minted};
 
 impl SessionControl {
     /// Performs `login` with a new session id, revoking whatever session the request had, and
-    /// returns the token for the client to send as `Authorization: Bearer`. Unlike
+    /// returns the token for the client to send as `Authorization: Bearer` — or, when the
+    /// request carried a verified `DPoP` proof ([`super::SessionLayer::with_dpop`]), a token
+    /// bound to the proof's key, sent as `Authorization: DPoP` with a proof of that key on
+    /// every request (`"token_type":"DPoP"`, RFC 9449 §5). Unlike
     /// [`SessionControl::login`] it needs no same-origin signal: login CSRF works by making a
     /// browser store the attacker's session, and a token in a body is stored by nobody. (A
     /// cross-origin browser client is still refused by the layer's origin rule for requests
     /// without a credential: list its origin in `with_allowed_origins`.)
     ///
     /// # Errors
-    /// [`WebError::Transition`] for an invalid login or when the store or minting fails.
+    /// [`WebError::Transition`] for an invalid login or when the store or minting fails;
+    /// [`WebError::DpopProofRequired`] without a proof where the layer takes DPoP but not
+    /// `Bearer`.
     ///
     /// ```
     /// use axum::{body::Body, routing::{get, post}, Router};
@@ -55,6 +61,12 @@ impl SessionControl {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn login_for_api(&self, login: Login) -> Result<TokenResponse, WebError> {
+        // RFC 9449 §5: a login with a verified proof issues a token bound to its key.
+        let login = if self.binds_proof_key()? {
+            login.bound_to_app_value()
+        } else {
+            login
+        };
         let minted = self
             .run(Delivery::Body, move |m, prev, c| {
                 m.authenticate_with(prev, login, &c.context())
@@ -63,8 +75,8 @@ impl SessionControl {
         Ok(self.respond(minted))
     }
 
-    /// Replaces the bearer token with a fresh one in the same session (same level, data and
-    /// handle). The presented token keeps working for the policy's grace window, as a weaker
+    /// Replaces the bearer token with a fresh one in the same session (same level, data,
+    /// handle and, for a DPoP session, key binding: the request's proof already matched it). The presented token keeps working for the policy's grace window, as a weaker
     /// copy, so requests already in flight are served; presented after that it is reuse, and
     /// the session is revoked. The client must refresh before `expires_in` runs out: bearer
     /// tokens are never rotated implicitly.
@@ -127,8 +139,25 @@ impl SessionControl {
         Ok(self.respond(minted))
     }
 
+    /// Whether an API login binds its session to the request's proof key: yes with a
+    /// verified proof; refused without one where the layer takes DPoP but not `Bearer`
+    /// (the bearer token it would mint could never be presented).
+    fn binds_proof_key(&self) -> Result<bool, WebError> {
+        let has_key = self.0.lock().client.proof_key.is_some();
+        let settings = &self.0.settings;
+        if !has_key && settings.dpop.is_some() && !settings.accept_bearer {
+            return Err(WebError::DpopProofRequired);
+        }
+        Ok(has_key)
+    }
+
+    /// The request's session is now a DPoP one (its successor answers `token_type` `DPoP`).
+    fn is_dpop(&self) -> bool {
+        self.0.lock().credential == Credential::Dpop
+    }
+
     fn respond(&self, minted: Minted) -> TokenResponse {
         let (token, info) = self.body(minted);
-        TokenResponse::new(token, info, self.now())
+        TokenResponse::new(token, info, self.now(), self.is_dpop())
     }
 }

@@ -9,7 +9,7 @@ use super::origin::Provenance;
 use super::state::{Client, CookieAction, Credential, Shared};
 use crate::session::events::EventKind;
 use crate::session::{Login, Minted, Session, TransitionError};
-use crate::token::claims::Privilege;
+use crate::token::claims::{Flags, Privilege};
 use crate::token::sealer::SealedToken;
 use crate::SessionManager;
 
@@ -78,7 +78,7 @@ pub(super) enum Delivery {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct SessionControl(Shared);
+pub struct SessionControl(pub(super) Shared);
 
 impl<S: Send + Sync> FromRequestParts<S> for SessionControl {
     type Rejection = WebError;
@@ -300,7 +300,7 @@ impl SessionControl {
         result?;
         let mut st = self.0.lock();
         // A bearer client holds no cookie, and its page's other cookies are not ours to clear.
-        if st.credential != Credential::Bearer {
+        if !st.credential.in_header() {
             st.cookie = CookieAction::Logout;
         }
         Ok(())
@@ -326,7 +326,7 @@ impl SessionControl {
     /// The request's session, if any, came the way `delivery` sends its successor.
     fn check_delivery(&self, delivery: Delivery) -> Result<(), WebError> {
         let st = self.0.lock();
-        let came_as_bearer = st.credential == Credential::Bearer;
+        let came_as_bearer = st.credential.in_header();
         if st.session.is_some() && came_as_bearer != (delivery == Delivery::Body) {
             return Err(WebError::CredentialMismatch);
         }
@@ -341,10 +341,15 @@ impl SessionControl {
             + Send
             + 'static,
     {
-        let (previous, client) = {
+        let (previous, mut client) = {
             let mut st = self.0.lock();
             (st.session.take(), st.client.clone())
         };
+        if delivery == Delivery::Cookie {
+            // A cookie is presented without a proof: a session bound to the proof key could
+            // never be used (and a policy binding the application value would bind it).
+            client.proof_key = None;
+        }
         let manager = self.0.manager.clone();
         // Transitions wait for the revocation log's fsync: keep them off the async workers.
         let minted = tokio::task::spawn_blocking(move || f(&manager, previous, &client))
@@ -359,14 +364,21 @@ impl SessionControl {
                 .set_cookie(&minted.token, minted.expires_at(), now)?;
         }
         let mut st = self.0.lock();
+        let proof_bound =
+            st.client.proof_key.is_some() && minted.session.binding_flags().contains(Flags::BIND_APP_VALUE);
+        let api = if proof_bound {
+            Credential::Dpop
+        } else {
+            Credential::Bearer
+        };
         st.credential = match (delivery, st.credential) {
             (Delivery::Cookie, _) => Credential::Cookie,
             // A login for an API replaced a cookie session: that cookie is dead, drop it.
             (Delivery::Body, Credential::Cookie) => {
                 st.cookie = CookieAction::Expire;
-                Credential::Bearer
+                api
             }
-            (Delivery::Body, _) => Credential::Bearer,
+            (Delivery::Body, _) => api,
         };
         Ok(minted)
     }

@@ -151,6 +151,10 @@ pub enum WebError {
     /// page's script could then read the `HttpOnly` token). Refused before anything changes.
     #[error("the transition's delivery does not match how the session was presented")]
     CredentialMismatch,
+    /// An API login without a `DPoP` proof on a layer that takes DPoP tokens but not bearer
+    /// ones: 401 `WWW-Authenticate: DPoP error="invalid_dpop_proof"` (RFC 9449 §7.1).
+    #[error("an API login without the DPoP proof this layer requires")]
+    DpopProofRequired,
 }
 
 impl IntoResponse for WebError {
@@ -166,6 +170,7 @@ impl IntoResponse for WebError {
             Self::Transition(TransitionError::InvalidLogin(_)) | Self::CredentialMismatch => {
                 (StatusCode::BAD_REQUEST, "bad request")
             }
+            Self::DpopProofRequired => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Transition(TransitionError::RateLimited) => {
                 (StatusCode::TOO_MANY_REQUESTS, "too many requests")
             }
@@ -191,6 +196,7 @@ impl WebError {
             Self::Transition(TransitionError::InvalidLogin(_)) | Self::CredentialMismatch => {
                 Refusal::BadRequest
             }
+            Self::DpopProofRequired => Refusal::ProofRequired,
             _ => Refusal::Other(status),
         }
     }

@@ -61,7 +61,7 @@ impl SessionLayer {
         }
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+    pub(super) fn edit(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         change(Arc::make_mut(&mut self.settings));
         self
     }

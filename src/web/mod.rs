@@ -2,9 +2,12 @@
 //! session cookie.
 //!
 //! ```text
-//! request ─► SessionLayer ─► Cookie header only, parsed as bytes (Bearer opt-in; never query or body)
+//! request ─► SessionLayer ─► Cookie header only, parsed as bytes (Bearer, DPoP opt-in; never query or body)
 //!            │  duplicate session cookie → no session + event; token-shaped query or form → event
-//!            ├─ SessionManager::verify(token, peer IP + User-Agent bytes)   (bearer: never rotated)
+//!            ├─ DPoP proof (RFC 9449): verified first, or 401 DPoP error="invalid_dpop_proof";
+//!            │  its key's thumbprint is the binding's application value
+//!            ├─ SessionManager::verify(token, peer IP + User-Agent bytes [+ thumbprint])
+//!            │                                                  (bearer, DPoP: never rotated)
 //!            ├─ foreign origin (scheme, host, port; Sec-Fetch-Site) on a state change → step down + 403
 //!            │  (not for bearer requests: nothing rides along by itself)
 //!            ├─ handler: SessionInfo / MaybeSession / RequireLevel<L> / SessionControl
@@ -13,7 +16,8 @@
 //!            └─ response: Set-Cookie (__Host-, Secure, HttpOnly, SameSite, Path=/, Max-Age)
 //!                         + Cache-Control: no-store whenever a session is involved;
 //!                         logout adds Clear-Site-Data; HSTS with Secure cookies;
-//!                         bearer refusals: 401/403 + WWW-Authenticate: Bearer, JSON (RFC 6750 §3)
+//!                         API refusals: 401/403 + WWW-Authenticate: Bearer / DPoP, JSON
+//!                         (RFC 6750 §3, RFC 9449 §7.1); DPoP-Nonce when nonces are on
 //! ```
 //!
 //! ```
@@ -44,6 +48,7 @@ mod api;
 mod bearer;
 mod control;
 mod cookies;
+mod dpop;
 mod extract;
 mod layer;
 pub mod level;

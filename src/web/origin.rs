@@ -82,7 +82,7 @@ fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Single<'h> {
 }
 
 /// Our origin as the client addressed us: `Host` (HTTP/1.1) or the URI authority (HTTP/2).
-fn own_origin(parts: &Parts, secure: bool) -> Option<String> {
+pub(super) fn own_origin(parts: &Parts, secure: bool) -> Option<String> {
     let scheme = if secure { "https" } else { "http" };
     let host = match single(&parts.headers, &HOST) {
         Single::One(h) => std::str::from_utf8(h).ok()?,
@@ -106,7 +106,7 @@ fn normalize_bytes(origin: &[u8]) -> Option<String> {
 
 /// `scheme://host[:port]`, lowercased, default port dropped; `None` for anything else
 /// (`null`, other schemes, user info, paths, empty or non-numeric ports).
-fn normalize(origin: &str) -> Option<String> {
+pub(super) fn normalize(origin: &str) -> Option<String> {
     let (scheme, authority) = origin.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {

@@ -16,13 +16,14 @@ use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower::Service;
 
-use super::bearer::{self, Authorization, Refusal};
+use super::bearer::{self, Authorization, Challenges, Refusal, Scheme};
 use super::cookies::Found;
+use super::dpop;
 use super::layer::Startup;
 use super::origin::{self, Provenance};
 use super::scan::{query_has_token, scan_form};
 use super::settings::Settings;
-use super::state::{Client, CookieAction, Credential, RequestState, Shared};
+use super::state::{Client, CookieAction, Credential, ProofState, RequestState, Shared};
 use crate::session::events::EventKind;
 use crate::token::Privilege;
 use crate::SessionManager;
@@ -77,6 +78,15 @@ where
             let (mut parts, body) = request.into_parts();
             let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
             let shared = admit(&manager, &config, &parts, provenance);
+            let refused = match shared.lock().proof {
+                ProofState::Refused(code) => Some(code),
+                _ => None,
+            };
+            if let Some(code) = refused {
+                // RFC 9449 §7.1: a refused proof is the request's answer, whatever the route.
+                let response = bearer::proof_refusal(code, challenges(&config, Credential::Dpop));
+                return Ok(finish(&shared, &config, response));
+            }
             let foreign = match provenance {
                 Provenance::Foreign => true,
                 Provenance::Unknown => config.require_origin,
@@ -84,7 +94,7 @@ where
             };
             // Cross-site request forgery rides a credential the browser attaches by itself; it
             // never attaches an Authorization header, so a bearer request cannot be forged.
-            let ambient = shared.lock().credential != Credential::Bearer;
+            let ambient = !shared.lock().credential.in_header();
             if foreign && ambient && origin::is_state_changing(&parts.method) {
                 refuse_foreign(&shared).await;
                 return Ok(finish(&shared, &config, status_only(StatusCode::FORBIDDEN)));
@@ -124,8 +134,52 @@ fn admit(
         client,
         provenance,
         credential: Credential::None,
+        proof: ProofState::Absent,
     };
-    let presented = match config.cookie.find(&parts.headers) {
+    let presented = present(manager, config, parts, &mut state);
+    let presented = match &config.dpop {
+        Some(dpop) => dpop::admit(dpop, manager, config, parts, &mut state, presented),
+        None => presented,
+    };
+    if let Some(token) = presented {
+        // Only in-memory work and background revocations here: nothing on this path waits
+        // for the disk, so it may run on the async worker.
+        let verified = match state.credential {
+            // RFC 9449 §7.1: the proof's key is the binding's application value.
+            Credential::Dpop => manager.verify_proof_bound(token, &state.client.context()),
+            // A bearer client never reads Set-Cookie: a replacement it cannot see would make
+            // its next request reuse, so its token is replaced only by an explicit refresh.
+            Credential::Bearer => manager.verify_without_rotation(token, &state.client.context_without_key()),
+            _ => manager.verify(token, &state.client.context_without_key()),
+        };
+        match verified {
+            Ok(verified) => {
+                if let Some(next) = verified.replacement {
+                    state.cookie = CookieAction::Set(next, verified.session.expires_at());
+                }
+                state.session = Some(verified.session);
+            }
+            // A refused cookie is deleted; a refused API token is answered by the route.
+            Err(_) if state.credential == Credential::Cookie => state.cookie = CookieAction::Expire,
+            Err(_) => {}
+        }
+    }
+    Shared {
+        manager: manager.clone(),
+        state: Arc::new(Mutex::new(state)),
+        settings: config.clone(),
+    }
+}
+
+/// The token the request presents, and how: the session cookie first, else `Authorization`
+/// (a scheme this layer accepts).
+fn present<'p>(
+    manager: &SessionManager,
+    config: &Settings,
+    parts: &'p Parts,
+    state: &mut RequestState,
+) -> Option<&'p str> {
+    match config.cookie.find(&parts.headers) {
         Found::One(token) => {
             state.credential = Credential::Cookie;
             Some(token)
@@ -140,47 +194,42 @@ fn admit(
             state.cookie = CookieAction::Expire;
             None
         }
-        Found::None if config.accept_bearer => match bearer::authorization(&parts.headers) {
-            Authorization::None => None,
-            Authorization::Bearer(token) => {
-                state.credential = Credential::Bearer;
-                Some(token)
-            }
-            // Verified as the empty token: refused as malformed, with its event and flood
-            // count, like every other refused token.
-            Authorization::Invalid => {
-                state.credential = Credential::Bearer;
-                Some("")
-            }
-        },
-        Found::None => None,
-    };
-    if let Some(token) = presented {
-        // Only in-memory work and background revocations here: nothing on this path waits
-        // for the disk, so it may run on the async worker.
-        let client = state.client.context();
-        let verified = match state.credential {
-            // A bearer client never reads Set-Cookie: a replacement it cannot see would make
-            // its next request reuse, so its token is replaced only by an explicit refresh.
-            Credential::Bearer => manager.verify_without_rotation(token, &client),
-            _ => manager.verify(token, &client),
-        };
-        match verified {
-            Ok(verified) => {
-                if let Some(next) = verified.replacement {
-                    state.cookie = CookieAction::Set(next, verified.session.expires_at());
-                }
-                state.session = Some(verified.session);
-            }
-            // A refused cookie is deleted; a refused bearer token is answered by the route.
-            Err(_) if state.credential == Credential::Cookie => state.cookie = CookieAction::Expire,
-            Err(_) => {}
+        Found::None => {
+            let (scheme, token) = match bearer::authorization(&parts.headers) {
+                Authorization::None => return None,
+                Authorization::Token(scheme, token) => (scheme, token),
+                // Verified as the empty token: refused as malformed, with its event and flood
+                // count, like every other refused token.
+                Authorization::Invalid(scheme) => (scheme, ""),
+            };
+            state.credential = match scheme {
+                Scheme::Bearer if config.accept_bearer => Credential::Bearer,
+                Scheme::Dpop if config.dpop.is_some() => Credential::Dpop,
+                // Not a scheme this layer takes: not ours to judge.
+                _ => return None,
+            };
+            Some(token)
         }
     }
-    Shared {
-        manager: manager.clone(),
-        state: Arc::new(Mutex::new(state)),
-        settings: config.clone(),
+}
+
+/// The challenges of a refusal for a request that came with `credential` (RFC 9110 §11.6.1):
+/// its own scheme, or every scheme the layer takes when it came with none.
+fn challenges(config: &Settings, credential: Credential) -> Challenges<'_> {
+    let dpop_algs = config.dpop.as_ref().map(|d| d.algs.as_str());
+    match credential {
+        Credential::Bearer => Challenges {
+            bearer: true,
+            dpop_algs: None,
+        },
+        Credential::Dpop => Challenges {
+            bearer: false,
+            dpop_algs,
+        },
+        Credential::None | Credential::Cookie => Challenges {
+            bearer: config.accept_bearer,
+            dpop_algs,
+        },
     }
 }
 
@@ -222,23 +271,27 @@ fn finish<B: Default + From<Bytes>>(
     config: &Settings,
     mut response: Response<B>,
 ) -> Response<B> {
-    let (action, involved, credential) = {
+    let (action, involved, credential, proof) = {
         let mut st = shared.lock();
         let action = std::mem::take(&mut st.cookie);
         let involved = st.presented_token() || st.session.is_some() || !matches!(action, CookieAction::Keep);
-        (action, involved, st.credential)
+        (action, involved, st.credential, st.proof)
     };
     if let Some(refusal) = response.extensions_mut().remove::<Refusal>() {
-        // Without any credential the route may be an API's: a layer that accepts bearer
-        // tokens answers it with the challenge RFC 9110 §15.5.2 asks of a 401.
+        // Without any credential the route may be an API's: a layer that accepts bearer or
+        // DPoP tokens answers it with the challenge RFC 9110 §15.5.2 asks of a 401.
         let api = match credential {
-            Credential::Bearer => true,
+            Credential::Bearer | Credential::Dpop => true,
             Credential::Cookie => false,
-            Credential::None => config.accept_bearer,
+            Credential::None => config.accept_bearer || config.dpop.is_some(),
         };
         if api {
-            response = bearer::refusal_response(refusal, credential == Credential::Bearer);
+            let challenges = challenges(config, credential);
+            response = bearer::refusal_response(refusal, credential.in_header(), challenges);
         }
+    }
+    if proof != ProofState::Absent || credential == Credential::Dpop || has_dpop_challenge(&response) {
+        add_nonce(shared, config, response.headers_mut());
     }
     let settings = &shared.settings.cookie;
     let headers = response.headers_mut();
@@ -282,6 +335,26 @@ fn finish<B: Default + From<Bytes>>(
     }
 }
 
+/// A fresh `DPoP-Nonce` (RFC 9449 §8.2) when the layer requires nonces.
+fn add_nonce(shared: &Shared, config: &Settings, headers: &mut http::HeaderMap) {
+    let Some(keys) = config.dpop_nonces.as_ref().filter(|_| config.dpop.is_some()) else {
+        return;
+    };
+    let manager = &shared.manager;
+    let now = manager.now();
+    if let Some(cached) = keys.at(manager.keys(), now) {
+        // base64url: always a valid header value.
+        if let Ok(value) = HeaderValue::try_from(cached.nonces.issue_at(now)) {
+            headers.insert(dpop::DPOP_NONCE, value);
+        }
+    }
+}
+
+fn has_dpop_challenge<B>(response: &Response<B>) -> bool {
+    let challenges = response.headers().get_all(http::header::WWW_AUTHENTICATE);
+    challenges.iter().any(|v| v.as_bytes().starts_with(b"DPoP"))
+}
+
 fn client_of(config: &Settings, parts: &Parts) -> Client {
     let peer = parts
         .extensions
@@ -297,5 +370,6 @@ fn client_of(config: &Settings, parts: &Parts) -> Client {
     Client {
         ip: forwarded.or(peer),
         user_agent,
+        proof_key: None,
     }
 }

@@ -1,20 +1,28 @@
 //! What a [`SessionLayer`](super::SessionLayer) was configured with (its setters write here).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
 
 use super::cookies::CookieSettings;
+use super::dpop::{DpopSettings, NonceKeys};
 
 /// One year, the usual HSTS lifetime (RFC 6797 §6.1.1).
 const DEFAULT_HSTS_MAX_AGE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Secure by default: `__Host-` cookie, no bearer tokens, no proxy header trusted,
+/// Secure by default: `__Host-` cookie, no bearer or DPoP tokens, no proxy header trusted,
 /// same-origin state changes only, HSTS with the `Secure` cookie.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
     pub(crate) cookie: CookieSettings,
     pub(crate) accept_bearer: bool,
+    /// DPoP proofs (RFC 9449) and `Authorization: DPoP`.
+    pub(crate) dpop: Option<DpopSettings>,
+    /// Server nonces required in every DPoP proof (RFC 9449 §8, §9).
+    pub(crate) dpop_nonces: Option<Arc<NonceKeys>>,
+    /// `scheme://host[:port]` the clients address (for `htu`); `None`: from `Host`.
+    pub(crate) public_origin: Option<String>,
     pub(crate) trusted_proxy_header: Option<HeaderName>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) require_origin: bool,
@@ -27,6 +35,9 @@ impl Default for Settings {
         Self {
             cookie: CookieSettings::default(),
             accept_bearer: false,
+            dpop: None,
+            dpop_nonces: None,
+            public_origin: None,
             trusted_proxy_header: None,
             allowed_origins: Vec::new(),
             require_origin: false,

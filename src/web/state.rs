@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::origin::Provenance;
+use crate::dpop::{DpopErrorCode, JwkThumbprint};
 use crate::session::binding::ClientContext;
 use crate::session::Session;
 use crate::token::sealer::SealedToken;
@@ -27,10 +28,25 @@ pub(crate) enum CookieAction {
 pub(crate) struct Client {
     pub(crate) ip: Option<IpAddr>,
     pub(crate) user_agent: Option<http::HeaderValue>,
+    /// The JWK thumbprint of this request's verified `DPoP` proof (RFC 9449 §6.1): the
+    /// application value a DPoP session is bound to (spec/sessions.md §6).
+    pub(crate) proof_key: Option<JwkThumbprint>,
 }
 
 impl Client {
+    /// The context for transitions and DPoP tokens: the proof key, if any, is the
+    /// application value.
     pub(crate) fn context(&self) -> ClientContext<'_> {
+        let context = self.context_without_key();
+        match &self.proof_key {
+            Some(key) => context.with_app_value(key.as_bytes()),
+            None => context,
+        }
+    }
+
+    /// The context for cookie and `Bearer` tokens: never the proof key, so a DPoP-bound token
+    /// sent without its proof binding (a downgrade, RFC 9449 §7.2) cannot match.
+    pub(crate) fn context_without_key(&self) -> ClientContext<'_> {
         ClientContext::with_raw_user_agent(self.ip, self.user_agent.as_ref().map(http::HeaderValue::as_bytes))
     }
 }
@@ -45,10 +61,34 @@ pub(crate) enum Credential {
     /// The session cookie (once, twice or malformed).
     Cookie,
     /// `Authorization: Bearer` (RFC 6750 §2.1), or a body-delivered successor minted during
-    /// this request. The seam for DPoP (RFC 9449 §7.1) is a further variant carrying the
-    /// proof's key thumbprint: its refusals use the `DPoP` scheme, and the verified
-    /// thumbprint must match the session's before the session is installed.
+    /// this request.
     Bearer,
+    /// `Authorization: DPoP` (RFC 9449 §7.1) with a proof; its refusals use the `DPoP`
+    /// scheme. The verified proof's key is [`Client::proof_key`] (part of the binding
+    /// context, so it travels with the client into transitions); the token's binding must
+    /// match it before the session is installed.
+    Dpop,
+}
+
+impl Credential {
+    /// A credential in the `Authorization` header: never attached by a browser by itself, and
+    /// its successors go in response bodies.
+    pub(crate) fn in_header(self) -> bool {
+        matches!(self, Self::Bearer | Self::Dpop)
+    }
+}
+
+/// What the request's `DPoP` proof came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ProofState {
+    /// None came, or the layer does not take DPoP.
+    #[default]
+    Absent,
+    /// One came and verified: its key is `Client::proof_key`.
+    Verified,
+    /// It was refused (or `Authorization: DPoP` came without one): the layer answers this
+    /// code and the handler does not run.
+    Refused(DpopErrorCode),
 }
 
 pub(crate) struct RequestState {
@@ -60,6 +100,8 @@ pub(crate) struct RequestState {
     pub(crate) provenance: Provenance,
     /// How the request authenticated, or tried to.
     pub(crate) credential: Credential,
+    /// The request's `DPoP` proof.
+    pub(crate) proof: ProofState,
 }
 
 impl RequestState {

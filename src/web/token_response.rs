@@ -24,7 +24,8 @@ use crate::token::sealer::SealedToken;
 /// {"access_token":"…","token_type":"Bearer","expires_in":1800}
 /// ```
 ///
-/// The client sends it back as `Authorization: Bearer …` (RFC 6750 §2.1) and calls the
+/// The client sends it back as `Authorization: Bearer …` (RFC 6750 §2.1), or as
+/// `Authorization: DPoP …` with a fresh proof when `token_type` is `DPoP` (RFC 9449 §7.1), and calls the
 /// application's refresh route ([`super::SessionControl::refresh_for_api`]) before
 /// `expires_in` runs out; bearer requests are never rotated behind its back. Returned by the
 /// `*_for_api` methods of [`super::SessionControl`]; no cookie is set. The JSON buffer is
@@ -45,14 +46,16 @@ pub struct TokenResponse {
     token: SealedToken,
     expires_in: u64,
     session: SessionInfo,
+    dpop: bool,
 }
 
 impl TokenResponse {
-    pub(crate) fn new(token: SealedToken, session: SessionInfo, now: UnixTime) -> Self {
+    pub(crate) fn new(token: SealedToken, session: SessionInfo, now: UnixTime, dpop: bool) -> Self {
         Self {
             expires_in: session.expires_at.0.saturating_sub(now.0),
             token,
             session,
+            dpop,
         }
     }
 
@@ -85,8 +88,8 @@ impl TokenResponse {
         self.expires_in
     }
 
-    /// The RFC 6749 §7.1 token type: `Bearer` (RFC 6750). A DPoP-bound token will say `DPoP`
-    /// (RFC 9449 §5).
+    /// The RFC 6749 §7.1 token type: `Bearer` (RFC 6750), or `DPoP` for a token bound to the
+    /// key of the request's DPoP proof (RFC 9449 §5), sent back as `Authorization: DPoP`.
     ///
     /// ```
     /// use sealed_session::web::{SessionControl, TokenResponse, WebError};
@@ -97,7 +100,11 @@ impl TokenResponse {
     /// }
     /// ```
     pub fn token_type(&self) -> &'static str {
-        "Bearer"
+        if self.dpop {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
     }
 
     /// The JSON body, in a buffer wiped on drop. Tokens are base64url, so nothing needs

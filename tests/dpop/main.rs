@@ -150,6 +150,7 @@ fn unknown_claims_and_header_hints_are_ignored() {
 #[test]
 fn the_client_learns_only_two_codes() {
     let all = [
+        DpopError::HeaderCount,
         DpopError::Oversized,
         DpopError::Malformed,
         DpopError::BadJson,
