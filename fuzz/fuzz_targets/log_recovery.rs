@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => panic!("scan failed otherwise: {e}"),
     }
-    if fnv(data) % OPEN_EVERY == 0 {
+    if fnv(data).is_multiple_of(OPEN_EVERY) {
         open_store(data, &want);
     }
 });
