@@ -521,13 +521,16 @@ mod tests {
             issued_at in 0u64..1 << 40,
             times in (any::<u32>(), any::<u32>()),
             authenticated_ago in 0u32..1_000_000,
-            epoch_offset: u32,
+            epoch_extra in 0u32..1 << 20,
             subject in "[a-z0-9]{0,64}",
             app_data in proptest::collection::vec(any::<u8>(), 0..=MAX_APP_DATA_LEN),
             field in 0usize..7,
             extra in 1usize..4,
         ) {
             let (expires_in, session_deadline_in) = (times.0.min(times.1), times.0.max(times.1));
+            // The epoch must contain the session deadline or later (from_wire refuses less).
+            let reach = (issued_at % EPOCH_SECONDS + u64::from(session_deadline_in)) / EPOCH_SECONDS;
+            let epoch_offset = u32::try_from(reach).unwrap() + epoch_extra;
             let encode = |field: usize, extra: usize| {
                 let e = |i: usize| if i == field { extra } else { 0 };
                 let mut b = vec![7u8; 16];
