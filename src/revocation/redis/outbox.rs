@@ -32,7 +32,7 @@ pub(crate) struct Outbox {
     state: Mutex<State>,
     /// The records after `published`, in file order. Its own lock, only ever held to copy or
     /// move records, so the feed's runtime thread can read it without waiting for an fsync.
-    unpublished: Mutex<VecDeque<Revocation>>,
+    unpublished: Mutex<Unpublished>,
     /// `Background` revocations not yet written (the request path never writes a file).
     pending: Mutex<Vec<Revocation>>,
     /// Records taken from `pending` and not yet in `unpublished` (being written).
@@ -40,6 +40,15 @@ pub(crate) struct Outbox {
     /// `Background` revocations refused by a full queue or a failed write: enforced here,
     /// never published.
     dropped: AtomicU64,
+}
+
+/// The records not yet counted as published, and how many of them (a prefix) were already
+/// sent: the publisher sends the next batch while the count of the previous one is still
+/// being written, so a slow disk never holds up propagation.
+struct Unpublished {
+    records: VecDeque<Revocation>,
+    /// Records at the front already in the stream (by `XADD` replies) but not yet counted.
+    sent: usize,
 }
 
 struct State {
@@ -74,12 +83,15 @@ impl Outbox {
         }
         let records = scan.records.len() as u64;
         let published = read_published(dir).filter(|&p| p <= records).unwrap_or(0);
-        let unpublished: VecDeque<Revocation> = scan
-            .records
-            .iter()
-            .skip(usize::try_from(published).unwrap_or(0))
-            .cloned()
-            .collect();
+        let unpublished = Unpublished {
+            records: scan
+                .records
+                .iter()
+                .skip(usize::try_from(published).unwrap_or(0))
+                .cloned()
+                .collect(),
+            sent: 0,
+        };
         let state = State {
             file,
             len: scan.valid_len as u64,
@@ -138,7 +150,7 @@ impl Outbox {
             Ok(()) => {
                 st.records += batch.len() as u64;
                 batch.iter().for_each(keep);
-                lock(&self.unpublished).extend(batch);
+                lock(&self.unpublished).records.extend(batch);
             }
             Err(_) if queued > 0 => {
                 // Still made durable here, but they will not be published.
@@ -180,23 +192,58 @@ impl Outbox {
         Ok(())
     }
 
-    /// Up to `max` unpublished records, oldest first (still unpublished until
+    /// Up to `max` unpublished records not yet sent, oldest first (still unpublished until
     /// [`mark_published`](Self::mark_published)).
     pub(crate) fn next_batch(&self, max: usize) -> Vec<Revocation> {
-        lock(&self.unpublished).iter().take(max).cloned().collect()
+        let unpublished = lock(&self.unpublished);
+        unpublished
+            .records
+            .iter()
+            .skip(unpublished.sent)
+            .take(max)
+            .cloned()
+            .collect()
     }
 
-    /// The first `n` unpublished records are in the stream.
+    /// The next `n` unsent records are in the stream; [`next_batch`](Self::next_batch) moves
+    /// past them at once, before they are counted.
+    pub(crate) fn mark_sent(&self, n: usize) {
+        let mut unpublished = lock(&self.unpublished);
+        unpublished.sent = unpublished.sent.saturating_add(n).min(unpublished.records.len());
+    }
+
+    /// The connection failed: records sent but not yet counted may or may not be in the
+    /// stream, so they are sent again (harmless: applying is idempotent).
+    pub(crate) fn resend_uncounted(&self) {
+        lock(&self.unpublished).sent = 0;
+    }
+
+    /// The first `n` unpublished records are in the stream (tests count by hand).
+    #[cfg(test)]
     pub(crate) fn mark_published(&self, n: usize) -> Result<(), StoreError> {
+        self.count(|_| n).map(|_| ())
+    }
+
+    /// Counts every record [`mark_sent`](Self::mark_sent) reported as published; returns how
+    /// many. Blocks on the state lock (held across the outbox's fsyncs).
+    pub(crate) fn count_sent(&self) -> Result<usize, StoreError> {
+        self.count(|sent| sent)
+    }
+
+    fn count(&self, how_many: impl FnOnce(usize) -> usize) -> Result<usize, StoreError> {
         let mut st = lock(&self.state);
         let n = {
             let mut unpublished = lock(&self.unpublished);
-            let n = n.min(unpublished.len());
-            unpublished.drain(..n);
+            let n = how_many(unpublished.sent).min(unpublished.records.len());
+            unpublished.records.drain(..n);
+            unpublished.sent = unpublished.sent.saturating_sub(n);
             n
         };
+        if n == 0 {
+            return Ok(0);
+        }
         st.published += n as u64;
-        write_published(&self.dir, st.published)
+        write_published(&self.dir, st.published).map(|()| n)
     }
 
     /// Publishes everything again (the stream lost it): every record in the file counts as
@@ -208,7 +255,10 @@ impl Outbox {
         let mut unpublished: VecDeque<Revocation> = log::scan(&bytes)?.records.into();
         // Records appended after the file was read cannot exist: appends hold this lock.
         unpublished.truncate(usize::try_from(st.records).unwrap_or(usize::MAX));
-        *lock(&self.unpublished) = unpublished;
+        *lock(&self.unpublished) = Unpublished {
+            records: unpublished,
+            sent: 0,
+        };
         st.published = 0;
         write_published(&self.dir, 0)
     }
@@ -244,7 +294,7 @@ impl Outbox {
         // moving meanwhile is counted twice at worst, never missed.
         let queued = lock(&self.pending).len() as u64;
         let in_flight = self.in_flight.load(Ordering::Acquire);
-        lock(&self.unpublished).len() as u64 + in_flight + queued
+        lock(&self.unpublished).records.len() as u64 + in_flight + queued
     }
 
     /// Whether `Background` revocations are queued for writing.

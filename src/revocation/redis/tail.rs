@@ -22,6 +22,16 @@ use crate::session::events::EventKind;
 /// Entries per `XREAD`.
 pub(crate) const READ_BATCH: usize = 500;
 
+/// A batch whose records are enforced in memory, its position not yet recorded.
+struct Enforced {
+    records: Vec<Revocation>,
+    /// Nodes whose snapshot markers the batch held.
+    markers: Vec<String>,
+    last: EntryId,
+    /// The local store's background queue overflowed while enforcing.
+    overflowed: bool,
+}
+
 impl Feed {
     /// Reads and applies entries until an error or a regression. `target` is the stream's
     /// last generated id when the session started: reaching it (or the end of the stream)
@@ -43,15 +53,19 @@ impl Feed {
                 self.shared.set_lag(Some(0));
                 continue;
             }
+            // Enforced first: the gap check and everything after it cost round trips, and a
+            // logout elsewhere should be refused here as soon as its record arrives.
+            let enforced = self.enforce(&entries)?;
             // Peers may have trimmed entries after the position before this read reached them
             // (a node reading a backlog): asked after the read, so a trim racing it is seen.
+            // The position moves past this batch only after the gap is filled.
             let mut xinfo = redis::cmd("XINFO");
             xinfo.arg("STREAM").arg(&self.names.stream);
             let info =
                 parse_xinfo(run::<Value>(&mut cmd, &xinfo, self.settings.timeout, "XINFO STREAM").await?)?;
             self.fill_gap(&mut cmd, &info).await?;
             let full = entries.len() >= READ_BATCH;
-            let last = self.apply(&mut cmd, entries).await?;
+            let last = self.apply(&mut cmd, enforced).await?;
             if last >= target || !full {
                 self.shared.set_current();
             }
@@ -73,18 +87,15 @@ impl Feed {
         parse_xread(reply)
     }
 
-    /// Applies one batch and moves the position past it once the records are durable here.
-    async fn apply(
-        self: &Arc<Self>,
-        cmd: &mut MultiplexedConnection,
-        entries: Vec<RawEntry>,
-    ) -> Result<EntryId, FeedError> {
+    /// Verifies one batch and enforces its records in memory (they reach the disk through the
+    /// local store's background writer); forged entries are counted and skipped.
+    fn enforce(&self, entries: &[RawEntry]) -> Result<Enforced, FeedError> {
         let ring = self.ring();
         let dropped_before = self.store.background_dropped();
         let mut records = Vec::with_capacity(entries.len());
         let mut markers = Vec::new();
         let mut last = EntryId::ZERO;
-        for entry in &entries {
+        for entry in entries {
             last = last.max(entry.id);
             match open_entry(&ring, &self.names.stream, &entry.fields) {
                 Ok((FeedEntry::Record(r), _)) => {
@@ -95,6 +106,28 @@ impl Feed {
                 Err(why) => self.forged(entry.id, why),
             }
         }
+        let overflowed = self.store.background_dropped() != dropped_before;
+        Ok(Enforced {
+            records,
+            markers,
+            last,
+            overflowed,
+        })
+    }
+
+    /// Finishes an enforced batch: merges the snapshots its markers announce, then moves the
+    /// position past it once its records are durable here.
+    async fn apply(
+        self: &Arc<Self>,
+        cmd: &mut MultiplexedConnection,
+        enforced: Enforced,
+    ) -> Result<EntryId, FeedError> {
+        let Enforced {
+            records,
+            markers,
+            last,
+            overflowed,
+        } = enforced;
         let mut merged = false;
         for node in markers {
             merged |= self.merge_snapshot_of(cmd, &node).await?;
@@ -102,7 +135,6 @@ impl Feed {
         let mut position = self.shared.position();
         position.last = position.last.max(last);
         let (feed, p, applied) = (Arc::clone(self), position.clone(), records.len() as u64);
-        let overflowed = self.store.background_dropped() != dropped_before;
         if overflowed || merged {
             blocking(move || {
                 feed.store.sync()?;

@@ -63,6 +63,8 @@ pub(crate) struct Feed {
     pub(crate) wake: Notify,
     /// Outbox records are waiting to be published.
     publish: Notify,
+    /// Records were sent: the counter counts them in the outbox (off the publisher's path).
+    count_wanted: Notify,
     stopping: AtomicBool,
     stop: Notify,
     /// The newest position whose records are applied but maybe not yet durable here; the
@@ -102,6 +104,7 @@ impl Feed {
             clock,
             wake: Notify::new(),
             publish: Notify::new(),
+            count_wanted: Notify::new(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             unsynced: std::sync::Mutex::new(None),
@@ -116,7 +119,11 @@ impl Feed {
             Ok(rt) => rt.block_on(Arc::clone(&self).main()),
             Err(e) => tracing::error!(error = %e, "revocation feed: no runtime, the feed is not running"),
         }
-        // On this thread, outside the runtime: blocking is fine here.
+        // On this thread, outside the runtime: blocking is fine here. Records the stream
+        // acknowledged are counted, so a restart does not send them again.
+        if let Err(e) = self.outbox.count_sent() {
+            tracing::warn!(error = %e, "revocation feed: counting published records failed");
+        }
         if let Err(e) = self.flush_outbox() {
             tracing::warn!(error = %e, "revocation feed: queued revocations not written to the outbox");
         }
@@ -147,6 +154,7 @@ impl Feed {
             () = self.outbox_loop() => {}
             () = self.connection_loop() => {}
             () = self.sync_loop() => {}
+            () = self.count_loop() => {}
         }
     }
 
@@ -174,6 +182,27 @@ impl Feed {
             if let Err(e) = synced {
                 tracing::warn!(error = %e, "revocation feed: making applied records durable failed");
                 self.sync_failed.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Counts sent records as published in the outbox, and empties it once it is long and
+    /// fully published. Off the publisher's path: counting waits for the outbox lock, which a
+    /// `Synced` revoke holds across its fsync, and the next batch must not wait for that.
+    /// Sent-but-uncounted records are sent again after a reconnect, never lost.
+    async fn count_loop(self: &Arc<Self>) {
+        loop {
+            self.count_wanted.notified().await;
+            let feed = Arc::clone(self);
+            let counted = blocking(move || {
+                if feed.outbox.count_sent()? > 0 {
+                    feed.outbox.empty_if_published(&|| feed.store.sync())?;
+                }
+                Ok(())
+            })
+            .await;
+            if let Err(e) = counted {
+                tracing::warn!(error = %e, "revocation feed: counting published records failed");
             }
         }
     }
@@ -211,6 +240,8 @@ impl Feed {
             let mut established = false;
             let error = self.session(&mut established).await;
             self.shared.set_disconnected();
+            // Whatever the failed connection sent and nobody counted yet goes again.
+            self.outbox.resend_uncounted();
             if established {
                 delay = self.settings.backoff_min;
             }
@@ -251,7 +282,7 @@ impl Feed {
         }
     }
 
-    /// Publishes outbox records in pipelined batches as they arrive.
+    /// Publishes outbox records in pipelined batches as they arrive, never waiting for a disk.
     async fn publisher(self: &Arc<Self>, mut conn: MultiplexedConnection) -> Result<Infallible, FeedError> {
         loop {
             let batch = self.outbox.next_batch(PUBLISH_BATCH);
@@ -272,12 +303,10 @@ impl Feed {
             if let Some(max) = ids.iter().filter_map(|id| EntryId::from_bytes(id)).max() {
                 self.shared.published(max);
             }
-            let (feed, n) = (Arc::clone(self), batch.len());
-            blocking(move || {
-                feed.outbox.mark_published(n)?;
-                feed.outbox.empty_if_published(&|| feed.store.sync()).map(|_| ())
-            })
-            .await?;
+            // The next batch goes out at once; counting (a file write behind the outbox lock)
+            // happens beside it.
+            self.outbox.mark_sent(batch.len());
+            self.count_wanted.notify_one();
         }
     }
 

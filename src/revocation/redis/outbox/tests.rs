@@ -97,3 +97,30 @@ fn a_published_outbox_is_emptied_after_the_store_syncs() {
     assert_eq!(all, [id(9)]);
     assert_eq!(outbox.next_batch(10), [id(9)]);
 }
+
+#[test]
+fn sent_records_are_skipped_until_counted_and_resent_after_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outbox, _) = Outbox::open(dir.path()).unwrap();
+    for i in 1..=3 {
+        outbox.append(Some(&id(i)), &|_| {}).unwrap();
+    }
+    assert_eq!(outbox.next_batch(2), [id(1), id(2)]);
+    outbox.mark_sent(2);
+    assert_eq!(
+        outbox.next_batch(10),
+        [id(3)],
+        "the next batch skips what was sent"
+    );
+    assert_eq!(outbox.pending(), 3, "sent is not yet published");
+    // The connection fails before the count: everything uncounted goes again.
+    outbox.resend_uncounted();
+    assert_eq!(outbox.next_batch(10), [id(1), id(2), id(3)]);
+    outbox.mark_sent(2);
+    assert_eq!(outbox.count_sent().unwrap(), 2);
+    assert_eq!(outbox.pending(), 1);
+    assert_eq!(outbox.count_sent().unwrap(), 0, "nothing counted twice");
+    drop(outbox);
+    let (reopened, _) = Outbox::open(dir.path()).unwrap();
+    assert_eq!(reopened.next_batch(10), [id(3)], "the count is durable");
+}
