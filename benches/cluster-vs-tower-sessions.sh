@@ -94,7 +94,8 @@ rps, p99, non2xx = 0.0, 0.0, 0
 for f in sys.argv[1:]:
     t = open(f).read()
     rps += float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-    p99 = max(p99, ms(re.search(r"99%\s+(\S+)", t).group(1)))
+    # The latency distribution's own line: a "+/- Stdev" column such as "91.99%" must not match.
+    p99 = max(p99, ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1)))
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
     non2xx += int(m.group(1)) if m else 0
 print(f"{rps:.0f} {p99:.2f} {non2xx}")
