@@ -8,7 +8,8 @@
 # so first-call costs inside the loop (lazy statics, first allocations) cancel too.
 #
 #   benches/instructions.sh              every op (ours and the peers'), with ratios
-#   benches/instructions.sh --check      ours only, each counted twice (must be equal), against
+#   benches/instructions.sh --check      ours only, each counted twice (equal, or within
+#                                        JITTER_PCT=0.05%: a login formats random numbers), against
 #                                        benches/instructions-baseline.txt: fails when one
 #                                        costs more than 10% (MAX_REGRESSION_PCT) above it
 #   benches/instructions.sh --update     every op; rewrites the baseline
@@ -27,6 +28,7 @@ BASELINE="$ROOT/benches/instructions-baseline.txt"
 N_SHORT=${N_SHORT:-100}
 N_LONG=${N_LONG:-1100}
 MAX_REGRESSION_PCT=${MAX_REGRESSION_PCT:-10}
+JITTER_PCT=${JITTER_PCT:-0.05} # largest difference --check accepts between two counts of one op
 export CARGO_TERM_COLOR=never
 
 mode=all
@@ -93,8 +95,14 @@ for op in "${OPS[@]}"; do
     if [ "$mode" = check ]; then
         again=$(per_op "$op")
         if [ "$again" != "${COUNT[$op]}" ]; then
-            echo "$op: NOT DETERMINISTIC (${COUNT[$op]} then $again)" >&2
-            failed=1
+            # A login formats numbers drawn at random (fewer digits, fewer instructions): a
+            # few instructions in 20,000 either way. Anything more is a real nondeterminism.
+            if awk -v a="${COUNT[$op]}" -v b="$again" -v t="$JITTER_PCT" 'BEGIN { d = (a - b) / a * 100; exit !(d <= t && d >= -t) }'; then
+                echo "$op: ${COUNT[$op]} then $again (within ${JITTER_PCT}%: data-dependent work on random values)" >&2
+            else
+                echo "$op: NOT DETERMINISTIC (${COUNT[$op]} then $again)" >&2
+                failed=1
+            fi
         fi
     fi
     printf '%-36s %-5s %14s\n' "$op" "${SIDE[$op]}" "${COUNT[$op]}"
