@@ -14,7 +14,9 @@
 #                                        costs more than 10% (MAX_REGRESSION_PCT) above it
 #   benches/instructions.sh --update     every op; rewrites the baseline
 #   benches/instructions.sh --count OP [probe flags]   one figure (used by cost-curve.sh);
-#                                        CACHE_SIM=1 adds simulated last-level data misses/op
+#                                        CACHE_SIM=1 adds simulated last-level data misses/op;
+#                                        SINGLE=1 counts one run of N_LONG (count / N: for a setup
+#                                        too slow to run twice under valgrind, e.g. 10M revocations)
 # Probe flags: --revoked R --capacity C --app-data B --keys K (see benches/instructions/src/main.rs).
 # Env: N_SHORT (default 100), N_LONG (default 1100). Needs valgrind.
 #
@@ -67,6 +69,12 @@ raw() {
 per_op() {
     local op=$1; shift
     local short long
+    if [ "${SINGLE:-0}" = 1 ]; then # one run: count / N (the probe's warm-up call is uncounted)
+        long=$(raw "$op" "$N_LONG" "$@")
+        awk -v l="$long" -v n="$N_LONG" -v sim="${CACHE_SIM:-0}" 'BEGIN { split(l, b, " ")
+            if (sim == 1) printf "%.0f %.2f\n", b[1] / n, b[2] / n; else printf "%.0f\n", b[1] / n }'
+        return
+    fi
     short=$(raw "$op" "$N_SHORT" "$@")
     long=$(raw "$op" "$N_LONG" "$@")
     awk -v s="$short" -v l="$long" -v d="$((N_LONG - N_SHORT))" -v sim="${CACHE_SIM:-0}" 'BEGIN {
