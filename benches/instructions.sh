@@ -14,7 +14,8 @@
 #                                        costs more than 10% (MAX_REGRESSION_PCT) above it
 #   benches/instructions.sh --update     every op; rewrites the baseline
 #   benches/instructions.sh --count OP [probe flags]   one figure (used by cost-curve.sh);
-#                                        CACHE_SIM=1 adds simulated last-level data misses/op;
+#                                        CACHE_SIM=1 adds simulated last-level data misses/op
+#                                        (32 KiB L1, 32 MiB 16-way last level);
 #                                        SINGLE=1 counts one run of N_LONG (count / N: for a setup
 #                                        too slow to run twice under valgrind, e.g. 10M revocations)
 # Probe flags: --revoked R --capacity C --app-data B --keys K (see benches/instructions/src/main.rs).
@@ -53,7 +54,9 @@ raw() {
     local op=$1 n=$2; shift 2
     local file="$OUT/$op.$n.$RANDOM"
     local sim=()
-    [ "${CACHE_SIM:-0}" = 1 ] && sim=(--cache-sim=yes)
+    # Fixed cache geometry, not the host's (a VM may report a 256 MiB last level): a 32 KiB
+    # 8-way L1 and a 32 MiB 16-way last level, a server's L3.
+    [ "${CACHE_SIM:-0}" = 1 ] && sim=(--cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=33554432,16,64)
     valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="$file" \
         --toggle-collect='instr_probe::measure' "$PROBE" "$op" "$n" "$@" >"$file.log" 2>&1 || {
         cat "$file.log" >&2

@@ -120,7 +120,8 @@ fn parse_params(flags: &[String]) -> Result<Params, BoxError> {
 }
 
 fn run(args: &[String]) -> Result<(), BoxError> {
-    let usage = "usage: instr-probe <op> <N> [--revoked R] [--capacity C] [--app-data B] [--keys K] (or --list)";
+    let usage =
+        "usage: instr-probe <op> <N> [--revoked R] [--capacity C] [--app-data B] [--keys K] (or --list)";
     let name = args.first().ok_or(usage)?;
     if name == "memory" {
         let p = parse_params(args.get(1..).unwrap_or_default())?;

@@ -12,8 +12,8 @@ use sealed_session::revocation::{Durability, FilterConfig, MemoryStore, Revocati
 use sealed_session::token::{BindingHash, Claims, Epoch, Flags, Sealer, SessionId};
 use sealed_session::web::SessionLayer;
 use sealed_session::{
-    ClientContext, KeyId, KeyRing, KeyState, Login, ManualClock, Policy, Privilege, Rotation,
-    SessionKey, SessionManager, UnixTime,
+    ClientContext, KeyId, KeyRing, KeyState, Login, ManualClock, Policy, Privilege, Rotation, SessionKey,
+    SessionManager, UnixTime,
 };
 
 use crate::request::{Requester, USER_AGENT};
@@ -131,7 +131,11 @@ struct TokenMint {
 
 impl Op for TokenMint {
     fn run(&mut self) -> usize {
-        self.sealer.mint(&self.claims).expect("mint").expose_secret().len()
+        self.sealer
+            .mint(&self.claims)
+            .expect("mint")
+            .expose_secret()
+            .len()
     }
 }
 
@@ -265,8 +269,10 @@ fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().to_owned()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().to_owned())
+            })
         })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)

@@ -80,7 +80,10 @@ impl Op for CookieJar {
             return jar.get(COOKIE_NAME).expect("added").value().len();
         }
         let jar = cookie::CookieJar::new();
-        let opened = jar.private(&self.key).decrypt(self.cookie.clone()).expect("decrypt");
+        let opened = jar
+            .private(&self.key)
+            .decrypt(self.cookie.clone())
+            .expect("decrypt");
         let mut buf = [0u8; 512];
         let n = URL_SAFE_NO_PAD
             .decode_slice(opened.value(), &mut buf)
@@ -125,8 +128,8 @@ impl Op for Jwt {
                 .expect("encode")
                 .len();
         }
-        let decoded = jsonwebtoken::decode::<JsonClaims>(&self.token, &self.dec, &self.validation)
-            .expect("decode");
+        let decoded =
+            jsonwebtoken::decode::<JsonClaims>(&self.token, &self.dec, &self.validation).expect("decode");
         decoded.claims.sub.len()
     }
 }
@@ -170,8 +173,7 @@ impl Op for Paseto {
         if self.mint {
             return paseto_mint(&self.key, &self.json).len();
         }
-        let untrusted =
-            UntrustedToken::<pasetors::Local, V4>::try_from(self.token.as_str()).expect("parse");
+        let untrusted = UntrustedToken::<pasetors::Local, V4>::try_from(self.token.as_str()).expect("parse");
         let trusted = LocalToken::decrypt(&self.key, &untrusted, None, None).expect("decrypt");
         let c: JsonClaims = serde_json::from_str(trusted.payload()).expect("json");
         assert!(c.iat <= self.now.0 && self.now.0 < c.exp, "expired");

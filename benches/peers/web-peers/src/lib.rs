@@ -26,9 +26,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use axum_extra::extract::cookie::{Cookie, PrivateCookieJar};
 /// The private-cookie peer's key type (cookie's `Key`, as axum-extra re-exports it).
 pub use axum_extra::extract::cookie::Key;
+use axum_extra::extract::cookie::{Cookie, PrivateCookieJar};
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer, SessionStore};
@@ -108,11 +108,7 @@ pub fn private_cookie_app(key: Key) -> Result<(Router, String), BoxError> {
         .get(header::SET_COOKIE)
         .ok_or("the jar set no cookie")?
         .to_str()?;
-    let cookie = set_cookie
-        .split(';')
-        .next()
-        .ok_or("empty Set-Cookie")?
-        .to_owned();
+    let cookie = set_cookie.split(';').next().ok_or("empty Set-Cookie")?.to_owned();
     let app = Router::new()
         .route("/", get(hello))
         .layer(middleware::from_fn_with_state(key, require_private_cookie));
@@ -125,8 +121,7 @@ async fn require_private_cookie(
     next: Next,
 ) -> Result<Response, StatusCode> {
     let cookie = jar.get(COOKIE_NAME).ok_or(StatusCode::UNAUTHORIZED)?;
-    let claims: Claims =
-        serde_json::from_str(cookie.value()).map_err(|_| StatusCode::UNAUTHORIZED)?;
+    let claims: Claims = serde_json::from_str(cookie.value()).map_err(|_| StatusCode::UNAUTHORIZED)?;
     if !claims.live_at(now_secs()) {
         return Err(StatusCode::UNAUTHORIZED);
     }
