@@ -233,9 +233,9 @@ fn catch_up_sizes() -> Result<Option<Vec<u32>>, BoxError> {
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next()) {
         (None, _) => Ok(None),
-        (Some("--catch-up"), Some(list)) => Ok(Some(
-            list.split(',').map(str::parse).collect::<Result<_, _>>()?,
-        )),
+        (Some("--catch-up"), Some(list)) => {
+            Ok(Some(list.split(',').map(str::parse).collect::<Result<_, _>>()?))
+        }
         _ => Err("usage: feed_latency [--catch-up N,N,...]".into()),
     }
 }
