@@ -72,6 +72,15 @@ def fmt(metric, value):
     return f"{v:,.0f}"
 
 
+# How a figure is named in the README table (its unit comes from fmt).
+TABLE_LABEL = {
+    "filter_bytes": "filters",
+    "rss_kib": "RSS growth",
+    "ready_s": "until ready",
+    "ll_data_misses": "simulated LL data misses / verify",
+}
+
+
 def table(data):
     lines = ["| curve | x | " + " | ".join(["figure"]) + " |", "|---|---|---|"]
     for name, (title, _, metrics, _) in SERIES.items():
@@ -83,7 +92,8 @@ def table(data):
             for metric, label in metrics:
                 for px, v in data[name].get(metric, []):
                     if px == x:
-                        parts.append(f"{fmt(metric, v)} {label.split(' (')[0]}")
+                        name_ = TABLE_LABEL.get(metric, label.split(" (")[0])
+                        parts.append(f"{fmt(metric, v)} {name_}")
             lines.append(f"| {title} | {human(x)} | {'; '.join(parts)} |")
     return "\n".join(lines)
 
