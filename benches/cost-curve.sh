@@ -78,9 +78,11 @@ if [ "${SKIP_CRITERION:-0}" = 1 ]; then
     keep threads
 else
     echo "== throughput vs threads (criterion)"
-    cargo bench --quiet --bench sessions -- verify_scaling >/dev/null 2>&1
+    cargo bench --quiet --bench sessions -- verify_scaling >/dev/null 2>&1 ||
+        echo "cargo bench --bench sessions -- verify_scaling failed" >&2
     for t in 1 2; do
         est=target/criterion/verify_scaling/threads/$t/new/estimates.json
+        [ -f "$est" ] || { echo "no $est (was the verify_scaling group renamed?): threads not measured" >&2; continue; }
         ns=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' "$est")
         ops=$(awk -v ns="$ns" 'BEGIN { printf "%.0f", 1e9 / ns }')
         echo "  $t threads: $ops verifies/s"

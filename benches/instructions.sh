@@ -44,7 +44,9 @@ case "${1:-}" in
 esac
 
 command -v valgrind >/dev/null || { echo "valgrind is required (apt-get install -y valgrind)" >&2; exit 1; }
-(cd benches/instructions && cargo build --quiet --release --locked) >&2
+# Not --locked: the probe depends on the crate by path, so a dependency the crate gains must be
+# able to enter the probe's lock (existing entries keep their versions).
+(cd benches/instructions && cargo build --quiet --release) >&2
 PROBE="$ROOT/benches/instructions/target/release/instr-probe"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
