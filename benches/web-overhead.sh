@@ -91,9 +91,15 @@ check_session
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 awk -v b="$(median "${BARE[@]}")" -v w="$(median "${WITH[@]}")" -v n="$(median "${WITHOUT[@]}")" \
-    -v bc="$(median "${BARE_CPU[@]}")" -v wc="$(median "${WITH_CPU[@]}")" -v nc="$(median "${WITHOUT_CPU[@]}")" 'BEGIN {
+    -v bc="$(median "${BARE_CPU[@]}")" -v wc="$(median "${WITH_CPU[@]}")" -v nc="$(median "${WITHOUT_CPU[@]}")" '
+# The throughput change in words: a ratio above 1 is more requests per second, not fewer.
+function change(ratio,    pct) {
+    pct = (ratio - 1) * 100
+    return pct < 0 ? sprintf("%.1f%% fewer req/s", -pct) : sprintf("%.1f%% more req/s", pct)
+}
+BEGIN {
     printf "median req/s:             bare %.0f, layer+cookie %.0f, layer-cookie %.0f\n", b, w, n
     printf "median server CPU us/req: bare %.2f, layer+cookie %.2f, layer-cookie %.2f\n", bc, wc, nc
-    printf "layer+cookie vs bare: throughput x%.3f (%.1f%% fewer req/s), server CPU per request x%.3f (+%.2f us)\n", w / b, (1 - w / b) * 100, wc / bc, wc - bc
-    printf "layer-cookie vs bare: throughput x%.3f (%.1f%% fewer req/s), server CPU per request x%.3f (+%.2f us)\n", n / b, (1 - n / b) * 100, nc / bc, nc - bc
+    printf "layer+cookie vs bare: throughput x%.3f (%s), server CPU per request x%.3f (%+.2f us)\n", w / b, change(w / b), wc / bc, wc - bc
+    printf "layer-cookie vs bare: throughput x%.3f (%s), server CPU per request x%.3f (%+.2f us)\n", n / b, change(n / b), nc / bc, nc - bc
 }'

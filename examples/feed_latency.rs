@@ -4,7 +4,8 @@
 //! arrived takes to catch up.
 //!
 //! `cargo run --release --example feed_latency --features redis` (starts its own
-//! `redis-server` on a free loopback port, stops it at the end).
+//! `redis-server` on a free loopback port, stops it at the end). With `--catch-up N,N,...`,
+//! only the catch-up, once per backlog size (benches/cost-curve.sh).
 //!
 //! A and B are two `RedisStore`s in this process, each with its own data directory and its
 //! own connections, so the delay includes A's durable local write, the XADD, B's blocking
@@ -186,34 +187,25 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() -> Result<(), BoxError> {
-    let dir = tempfile::tempdir()?;
-    let redis = start_redis(dir.path())?;
-    let url = format!("redis://127.0.0.1:{}/", redis.1);
-    let keys = Keys::new(KeyRing::generate()?)?;
-    let a = open(&url, "a", dir.path(), &keys)?;
-    let b = open(&url, "b", dir.path(), &keys)?;
-    wait_ready(&a)?;
-    wait_ready(&b)?;
+/// One catch-up: how long A took to publish the backlog, and B (down meanwhile) to be ready.
+struct CatchUp {
+    published: Duration,
+    ready: Duration,
+    total: Duration,
+    missing: usize,
+}
 
-    println!(
-        "propagation, logout acknowledged on A → refused on B (loopback, {} cores):",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    for (rate, count) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)] {
-        let delays = propagation(&a, &b, &random_ids(count)?, rate);
-        println!(
-            "  {rate:>6}/s, {count} revocations: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            percentile(&delays, 0.5).as_secs_f64() * 1e3,
-            percentile(&delays, 0.99).as_secs_f64() * 1e3,
-            delays.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-        );
-    }
-
-    // Catch-up: B is down while 100,000 revocations arrive.
-    drop(b);
-    let epoch = Epoch(1_000_001);
-    let backlog = random_ids(100_000)?;
+/// With B down (its store dropped), revokes `count` ids on A in `epoch`, waits until A has
+/// published them all, then reopens B from its data directory and times it until ready.
+fn catch_up(
+    a: &RedisStore,
+    url: &str,
+    dir: &std::path::Path,
+    keys: &Keys,
+    epoch: Epoch,
+    count: u32,
+) -> Result<CatchUp, BoxError> {
+    let backlog = random_ids(count)?;
     // In chunks: `Background` revocations beyond the outbox queue's capacity are enforced but
     // never published (a storm guard), and the backlog must reach the stream whole.
     for chunk in backlog.chunks(5_000) {
@@ -235,18 +227,82 @@ fn main() -> Result<(), BoxError> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    println!(
-        "A published the 100,000-record backlog in {:.2} s",
-        publishing.elapsed().as_secs_f64()
-    );
+    let published = publishing.elapsed();
     let reopened = Instant::now();
-    let b = open(&url, "b", dir.path(), &keys)?;
+    let b = open(url, "b", dir, keys)?;
     let ready = wait_ready(&b)?;
     let missing = backlog.iter().filter(|id| !b.set().contains(epoch, id)).count();
+    Ok(CatchUp {
+        published,
+        ready,
+        total: reopened.elapsed(),
+        missing,
+    })
+}
+
+/// `--catch-up N,N,...`: only the catch-up, once per backlog size (benches/cost-curve.sh).
+fn catch_up_sizes() -> Result<Option<Vec<u32>>, BoxError> {
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next()) {
+        (None, _) => Ok(None),
+        (Some("--catch-up"), Some(list)) => {
+            Ok(Some(list.split(',').map(str::parse).collect::<Result<_, _>>()?))
+        }
+        _ => Err("usage: feed_latency [--catch-up N,N,...]".into()),
+    }
+}
+
+fn main() -> Result<(), BoxError> {
+    let only_catch_up = catch_up_sizes()?;
+    let dir = tempfile::tempdir()?;
+    let redis = start_redis(dir.path())?;
+    let url = format!("redis://127.0.0.1:{}/", redis.1);
+    let keys = Keys::new(KeyRing::generate()?)?;
+    let a = open(&url, "a", dir.path(), &keys)?;
+    let b = open(&url, "b", dir.path(), &keys)?;
+    wait_ready(&a)?;
+    wait_ready(&b)?;
+    if let Some(sizes) = only_catch_up {
+        drop(b);
+        for (i, count) in (0u64..).zip(sizes) {
+            let c = catch_up(&a, &url, dir.path(), &keys, Epoch(1_000_001 + i), count)?;
+            println!(
+                "catch-up backlog {count}: published {:.3} s, ready {:.3} s, total {:.3} s, missing {}",
+                c.published.as_secs_f64(),
+                c.ready.as_secs_f64(),
+                c.total.as_secs_f64(),
+                c.missing
+            );
+        }
+        return Ok(());
+    }
+
     println!(
-        "catch-up of a node down while 100,000 revocations arrived: ready after {:.2} s (open + feed), {missing} missing once ready; total {:.2} s",
-        ready.as_secs_f64(),
-        reopened.elapsed().as_secs_f64()
+        "propagation, logout acknowledged on A → refused on B (loopback, {} cores):",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for (rate, count) in [(100u32, 1_000u32), (1_000, 5_000), (10_000, 30_000)] {
+        let delays = propagation(&a, &b, &random_ids(count)?, rate);
+        println!(
+            "  {rate:>6}/s, {count} revocations: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&delays, 0.5).as_secs_f64() * 1e3,
+            percentile(&delays, 0.99).as_secs_f64() * 1e3,
+            delays.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    }
+
+    // Catch-up: B is down while 100,000 revocations arrive.
+    drop(b);
+    let caught = catch_up(&a, &url, dir.path(), &keys, Epoch(1_000_001), 100_000)?;
+    println!(
+        "A published the 100,000-record backlog in {:.2} s",
+        caught.published.as_secs_f64()
+    );
+    println!(
+        "catch-up of a node down while 100,000 revocations arrived: ready after {:.2} s (open + feed), {} missing once ready; total {:.2} s",
+        caught.ready.as_secs_f64(),
+        caught.missing,
+        caught.total.as_secs_f64()
     );
 
     // Memory of a node holding 1M revocations (ids spread over 12 hourly generations).

@@ -9,6 +9,11 @@
 //! `GET /check` (layer on only) answers 200 only with a verified session, so a driver can
 //! confirm its cookie works before measuring. Prints `listening on http://ADDR` once ready.
 //!
+//! `--revoked N` (memory store only) fills the revocation filter with N random revoked ids in
+//! the epoch the minted session probes, the filter sized to hold them (as
+//! `examples/filter-stats.rs` sizes it), so every verify probes a loaded filter
+//! (`benches/web-peers.sh` uses 1,000,000).
+//!
 //! For the three-node comparison (`benches/cluster-vs-tower-sessions.sh`), `--keys FILE
 //! --redis URL --node NAME --data-dir DIR` shares one key file and a Redis revocation feed
 //! between nodes (feature `redis`), so a cookie minted by one node verifies on every node.
@@ -20,7 +25,10 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use sealed_session::revocation::{FilterConfig, MemoryStore, RevocationStore};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use sealed_session::revocation::{Durability, FilterConfig, MemoryStore, Revocation, RevocationStore};
+use sealed_session::token::Epoch;
 use sealed_session::web::{SessionInfo, SessionLayer};
 use sealed_session::{ClientContext, KeyRing, Keys, Policy, Privilege, Rotation, SessionManager};
 
@@ -46,6 +54,7 @@ async fn main() -> Result<(), BoxError> {
     let mut redis: Option<String> = None;
     let mut node = "a".to_owned();
     let mut data_dir = std::env::temp_dir().join("sealed-session-overhead");
+    let mut revoked: usize = 0;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -57,9 +66,10 @@ async fn main() -> Result<(), BoxError> {
             "--redis" => redis = Some(value),
             "--node" => node = value,
             "--data-dir" => data_dir = PathBuf::from(value),
+            "--revoked" => revoked = value.parse()?,
             other => {
                 return Err(format!(
-                    "unknown option {other} (--addr, --layer on|off, --cookie-file, --keys, --redis, --node, --data-dir)"
+                    "unknown option {other} (--addr, --layer on|off, --cookie-file, --keys, --redis, --node, --data-dir, --revoked N)"
                 )
                 .into())
             }
@@ -72,17 +82,23 @@ async fn main() -> Result<(), BoxError> {
             None => KeyRing::generate()?,
         };
         let keys = Keys::new(ring)?;
-        let store = open_store(redis.as_deref(), &node, &data_dir, &keys)?;
+        if revoked > 0 && redis.is_some() {
+            return Err("--revoked is for the memory store (no --redis)".into());
+        }
+        let store = open_store(redis.as_deref(), &node, &data_dir, &keys, revoked)?;
         let manager = Arc::new(
             SessionManager::builder(keys, "overhead", store)
                 .with_policy(Policy::default().with_rotation(Rotation::Off))
                 .build()?,
         );
-        if let Some(path) = &cookie_file {
+        if cookie_file.is_some() || revoked > 0 {
             let client = ClientContext::new(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(USER_AGENT));
             let minted = manager.authenticate(None, "alice", Privilege::Authenticated, &client)?;
-            let line = format!("Cookie: session={}\n", minted.token.expose_secret());
-            write_private(path, line.as_bytes())?;
+            fill_filter(manager.store().as_ref(), minted.session.epoch(), revoked)?;
+            if let Some(path) = &cookie_file {
+                let line = format!("Cookie: session={}\n", minted.token.expose_secret());
+                write_private(path, line.as_bytes())?;
+            }
         }
         router = router
             .route("/check", get(check))
@@ -104,9 +120,14 @@ fn open_store(
     node: &str,
     data_dir: &std::path::Path,
     keys: &Keys,
+    revoked: usize,
 ) -> Result<Arc<dyn RevocationStore>, BoxError> {
     match redis {
-        None => Ok(Arc::new(MemoryStore::new(FilterConfig::default())?)),
+        None => {
+            let default = FilterConfig::default();
+            let config = default.with_capacity(default.capacity().max(revoked));
+            Ok(Arc::new(MemoryStore::new(config)?))
+        }
         #[cfg(feature = "redis")]
         Some(url) => {
             let store = sealed_session::revocation::redis::RedisStore::builder(
@@ -121,10 +142,21 @@ fn open_store(
         }
         #[cfg(not(feature = "redis"))]
         Some(_) => {
-            let _ = (node, data_dir, keys);
+            let _ = (node, data_dir, keys, revoked);
             Err("--redis needs the redis feature".into())
         }
     }
+}
+
+/// Revokes `count` random ids (a fixed seed: the same filter every run) in `epoch`, in memory.
+fn fill_filter(store: &dyn RevocationStore, epoch: Epoch, count: usize) -> Result<(), BoxError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..count {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        store.revoke_with(Revocation::Id { epoch, id }, Durability::Local)?;
+    }
+    Ok(())
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
