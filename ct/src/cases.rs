@@ -7,13 +7,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::digest;
 use ring::signature::{Ed25519KeyPair, KeyPair};
+use sealed_session::__vectors::feed;
 use sealed_session::dpop::{
     DpopConfig, DpopError, DpopNonces, DpopRequest, DpopVerifier, JwkThumbprint, NonceError,
 };
 use sealed_session::revocation::{
     FilterConfig, MemoryStore, Revocation, RevocationSnapshot, RevocationStore, SnapshotError,
 };
-use sealed_session::__vectors::feed;
 use sealed_session::token::{BindingHash, Claims, Epoch, Flags, Sealer, SessionId};
 use sealed_session::*;
 

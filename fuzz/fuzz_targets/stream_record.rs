@@ -13,11 +13,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealed_session::KeyState;
 use sealed_session::__vectors::feed::{open_entry, seal_record};
+use sealed_session::KeyState;
 use sealed_session_fuzz::feed::{
-    field, is_entry_id, key_id, mac, parse, ring, seal, sealing_ring, state_of, LABEL_MARKER,
-    LABEL_RECORD, STREAM,
+    field, is_entry_id, key_id, mac, parse, ring, seal, sealing_ring, state_of, LABEL_MARKER, LABEL_RECORD,
+    STREAM,
 };
 
 /// The verdict the spec gives an entry.
@@ -25,7 +25,10 @@ use sealed_session_fuzz::feed::{
 enum Expect {
     Refused(&'static str),
     /// The MAC verifies under key `id`: the crate may open it or refuse the payload.
-    Authentic { id: u8, record: bool },
+    Authentic {
+        id: u8,
+        record: bool,
+    },
 }
 
 fn expected(fields: &[(Vec<u8>, Vec<u8>)]) -> Expect {
@@ -45,7 +48,8 @@ fn expected(fields: &[(Vec<u8>, Vec<u8>)]) -> Expect {
         return Expect::Refused("malformed");
     };
     let node_ok = (1..=64).contains(&n.len())
-        && n.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && n.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !node_ok {
         return Expect::Refused("malformed");
     }
@@ -104,7 +108,10 @@ fuzz_target!(|data: &[u8]| {
                 let ring = sealing_ring(id).expect("fixture key");
                 let again = seal_record(ring, STREAM, &node, &revocation)
                     .unwrap_or_else(|e| panic!("an accepted record does not seal again: {e}"));
-                let again = again.into_iter().map(|(n, v)| (n.as_bytes().to_vec(), v)).collect();
+                let again = again
+                    .into_iter()
+                    .map(|(n, v)| (n.as_bytes().to_vec(), v))
+                    .collect();
                 assert!(
                     sorted(again) == sorted(fields.clone()),
                     "an accepted record is not what sealing its revocation writes"
@@ -118,5 +125,9 @@ fuzz_target!(|data: &[u8]| {
     let mut reversed = fields.clone();
     reversed.reverse();
     let again = open_entry(ring(), STREAM, &reversed);
-    assert_eq!(again, open_entry(ring(), STREAM, &fields), "the field order changed the verdict");
+    assert_eq!(
+        again,
+        open_entry(ring(), STREAM, &fields),
+        "the field order changed the verdict"
+    );
 });

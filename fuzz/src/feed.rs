@@ -137,9 +137,8 @@ pub fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'a [u8
 /// The key id a `k` value names, read as the spec says: decimal ASCII `0` to `255` without
 /// leading zeros.
 pub fn key_id(k: &[u8]) -> Option<u8> {
-    let canonical = matches!(k, [b'0'] | [b'1'..=b'9', ..])
-        && k.len() <= 3
-        && k.iter().all(u8::is_ascii_digit);
+    let canonical =
+        matches!(k, [b'0'] | [b'1'..=b'9', ..]) && k.len() <= 3 && k.iter().all(u8::is_ascii_digit);
     canonical.then(|| core::str::from_utf8(k).ok()?.parse().ok())?
 }
 
@@ -158,7 +157,10 @@ pub fn is_entry_id(s: &[u8]) -> bool {
 /// Seals `fields` as [`parse`] describes for mode bit 0: every `m` value becomes the spec's
 /// MAC (when `k` names a key of [`KEYS`]; else key 1's, which the entry cannot claim).
 pub fn seal(fields: &mut [(Vec<u8>, Vec<u8>)]) {
-    let id = field(fields, "k").and_then(key_id).filter(|id| state_of(*id).is_some()).unwrap_or(1);
+    let id = field(fields, "k")
+        .and_then(key_id)
+        .filter(|id| state_of(*id).is_some())
+        .unwrap_or(1);
     let node = field(fields, "n").unwrap_or_default().to_vec();
     let (label, body) = match field(fields, "r") {
         Some(r) => (LABEL_RECORD, r.to_vec()),

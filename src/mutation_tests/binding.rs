@@ -84,14 +84,20 @@ fn manager(doc: &Value, binding: Binding) -> SessionManager {
 fn every_binding_vector_gives_its_input_and_verdicts() {
     let doc: Value = serde_json::from_str(VECTORS).unwrap();
     let cases = doc["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), usize::try_from(doc["case_count"].as_u64().unwrap()).unwrap());
+    assert_eq!(
+        cases.len(),
+        usize::try_from(doc["case_count"].as_u64().unwrap()).unwrap()
+    );
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let (minting, flags) = binding(&case["policy"]);
         let client_value = &case["client"];
         let input = minting.input(flags, &Client::of(client_value).context());
         assert_eq!(input, case["input"].as_str().map(unhex), "{name}: input");
-        let verifying = case.get("verify_policy").filter(|v| !v.is_null()).unwrap_or(&case["policy"]);
+        let verifying = case
+            .get("verify_policy")
+            .filter(|v| !v.is_null())
+            .unwrap_or(&case["policy"]);
         let manager = manager(&doc, binding(verifying).0);
         let token = case["token"].as_str().unwrap();
         let now = UnixTime(case["now"].as_u64().unwrap());

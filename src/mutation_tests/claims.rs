@@ -114,14 +114,30 @@ fn an_accepted_plaintext_decodes_to_the_spec_values() {
 
 #[test]
 fn varints_are_accepted_only_in_their_shortest_spelling_at_every_length_boundary() {
-    for v in [0, 1, 127, 128, 255, 16_383, 16_384, (1 << 21) - 1, 1 << 21, (1 << 28) - 1, 1 << 28] {
+    for v in [
+        0,
+        1,
+        127,
+        128,
+        255,
+        16_383,
+        16_384,
+        (1 << 21) - 1,
+        1 << 21,
+        (1 << 28) - 1,
+        1 << 28,
+    ] {
         let w = Wire::ok().with(|w| w.issued = v);
         let w = w.with(|w| w.epoch_offset = reach(w));
         let c = w.decode().unwrap_or_else(|e| panic!("{v}: {e:?}"));
         assert_eq!(c.issued_at, UnixTime(TIME_ORIGIN.0 + v), "{v}");
         for extra in 1..3 {
             let long = w.with(|w| w.issued_extra = extra);
-            assert_eq!(long.decode().err(), Some(Reason::BadClaims), "{v} + {extra} bytes");
+            assert_eq!(
+                long.decode().err(),
+                Some(Reason::BadClaims),
+                "{v} + {extra} bytes"
+            );
         }
     }
 }
@@ -145,7 +161,11 @@ fn flags_and_privilege_are_accepted_only_when_defined() {
     for flags in [8, 0x10, 0x80, 0xff] {
         assert!(ok.with(|w| w.flags = flags).decode().is_err(), "{flags}");
     }
-    for (p, level) in [(0, Privilege::Anonymous), (1, Privilege::Authenticated), (2, Privilege::Elevated)] {
+    for (p, level) in [
+        (0, Privilege::Anonymous),
+        (1, Privilege::Authenticated),
+        (2, Privilege::Elevated),
+    ] {
         assert_eq!(ok.with(|w| w.privilege = p).decode().unwrap().privilege, level);
     }
     assert!(ok.with(|w| w.privilege = 3).decode().is_err());
@@ -166,7 +186,11 @@ fn times_are_accepted_exactly_within_their_bounds() {
         w.expires_in = 3600;
         w.epoch_offset = 1;
     });
-    assert_eq!(at_hour.decode().unwrap().epoch, Epoch(11), "a deadline on the hour is in the next epoch");
+    assert_eq!(
+        at_hour.decode().unwrap().epoch,
+        Epoch(11),
+        "a deadline on the hour is in the next epoch"
+    );
     assert!(at_hour.with(|w| w.epoch_offset = 0).decode().is_err());
     // Authentication may be as early as the Unix epoch, not before.
     let earliest = TIME_ORIGIN.0 + ok.issued;
@@ -189,7 +213,10 @@ fn times_that_overflow_are_refused() {
     assert!(top.decode().is_ok(), "the last representable second");
     assert!(top.with(|w| w.issued = last + 1).decode().is_err());
     assert!(top.with(|w| w.deadline_in = 1).decode().is_err());
-    assert!(top.with(|w| w.epoch_offset = u64::from(u32::MAX)).decode().is_ok());
+    assert!(top
+        .with(|w| w.epoch_offset = u64::from(u32::MAX))
+        .decode()
+        .is_ok());
 }
 
 #[test]

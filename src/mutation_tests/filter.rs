@@ -32,7 +32,8 @@ fn ring(doc: &Value) -> KeyRing {
             _ => KeyState::AcceptOnly,
         };
         let secret: [u8; 32] = unhex(k["secret"].as_str().unwrap()).try_into().unwrap();
-        ring.insert(KeyId(id), state, SessionKey::from_bytes(secret)).unwrap();
+        ring.insert(KeyId(id), state, SessionKey::from_bytes(secret))
+            .unwrap();
     }
     ring
 }
@@ -93,7 +94,12 @@ fn the_snapshot_vector_is_rebuilt_bit_for_bit_and_answers_its_ids() {
     // Growth: the order of inserts decides which filter holds each bit.
     for case in doc["growth"].as_array().unwrap() {
         let bytes = rebuild(case).set().snapshot().to_bytes(&ring(&doc)).unwrap();
-        assert_eq!(bytes, unhex(case["snapshot"].as_str().unwrap()), "{}", case["name"]);
+        assert_eq!(
+            bytes,
+            unhex(case["snapshot"].as_str().unwrap()),
+            "{}",
+            case["name"]
+        );
     }
 }
 
@@ -136,12 +142,20 @@ fn the_probe_finds_every_inserted_id_and_few_absent_ones() {
     }
     let rate = set.false_positive_estimate(epoch);
     assert!(rate > 1e-5 && rate < 1e-3, "{rate}");
-    let pairs = absent.chunks_exact(2).filter(|ab| set.contains_either(epoch, &ab[0], &ab[1]));
+    let pairs = absent
+        .chunks_exact(2)
+        .filter(|ab| set.contains_either(epoch, &ab[0], &ab[1]));
     let both = pairs.count() as f64;
     let single = absent.iter().filter(|a| set.contains(epoch, a)).count() as f64;
     // (X/m)^k per probe: about 30 of 100,000; a probe that skipped positions or stopped
     // early on a set bit would find hundreds or thousands.
     let expected = rate * absent.len() as f64;
-    assert!(single <= 2.0 * expected + 20.0, "{single} false positives, {expected} expected");
-    assert!(both <= 2.0 * expected + 20.0, "{both} pair false positives, {expected} expected");
+    assert!(
+        single <= 2.0 * expected + 20.0,
+        "{single} false positives, {expected} expected"
+    );
+    assert!(
+        both <= 2.0 * expected + 20.0,
+        "{both} pair false positives, {expected} expected"
+    );
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::revocation::{FilterConfig, MemoryStore, Revocation, RevocationStore};
-use crate::token::{BindingHash, Claims, Epoch, Flags, SessionId};
 use crate::token::Sealer;
+use crate::token::{BindingHash, Claims, Epoch, Flags, SessionId};
 use crate::*;
 
 const T0: UnixTime = UnixTime(1_795_000_000);
@@ -87,7 +87,10 @@ fn the_kill_switch_refuses_exactly_the_tokens_issued_before_it() {
 fn a_subject_cutoff_refuses_exactly_that_subjects_earlier_authentications() {
     let f = Fixture::new(quiet());
     let alice = f.login(Privilege::Authenticated);
-    let bob = f.manager.authenticate(None, "bob", Privilege::Authenticated, &here()).unwrap();
+    let bob = f
+        .manager
+        .authenticate(None, "bob", Privilege::Authenticated, &here())
+        .unwrap();
     let anonymous = f.manager.begin(&here()).unwrap();
     let at = alice.session.authenticated_at();
     let cut = |cutoff: UnixTime| {
@@ -103,7 +106,10 @@ fn a_subject_cutoff_refuses_exactly_that_subjects_earlier_authentications() {
     cut(UnixTime(at.0 + 1));
     assert_eq!(f.verify(&alice).err(), Some(Reason::Revoked));
     assert!(f.verify(&bob).is_ok(), "another subject's cutoff");
-    assert!(f.verify(&anonymous).is_ok(), "an anonymous session has no subject");
+    assert!(
+        f.verify(&anonymous).is_ok(),
+        "an anonymous session has no subject"
+    );
 }
 
 #[test]
@@ -184,11 +190,17 @@ fn a_token_must_bind_every_input_of_the_policy() {
     };
     let verify = |m: &SessionManager, t: &SealedToken| m.verify(t.expose_secret(), &here()).map(|_| ());
     let (by_ip, by_both, by_none) = (mint(&ip), mint(&both), mint(&none));
-    assert_eq!(verify(&both, &by_ip).map_err(|r| r.reason()), Err(Reason::Unbound));
+    assert_eq!(
+        verify(&both, &by_ip).map_err(|r| r.reason()),
+        Err(Reason::Unbound)
+    );
     assert!(verify(&ip, &by_both).is_ok());
     assert!(verify(&none, &by_none).is_ok());
     assert!(verify(&none, &by_ip).is_ok(), "bound inputs that match");
-    assert_eq!(verify(&ip, &by_none).map_err(|r| r.reason()), Err(Reason::Unbound));
+    assert_eq!(
+        verify(&ip, &by_none).map_err(|r| r.reason()),
+        Err(Reason::Unbound)
+    );
 }
 
 /// An unbound token (flags 0) must carry the zero binding value.
@@ -269,7 +281,11 @@ fn a_replaced_token_is_a_grace_copy_then_reuse() {
     let copy = f.verify(&alice).unwrap();
     assert!(copy.session.is_grace_copy());
     assert!(copy.replacement.is_none(), "a grace copy is never rotated again");
-    assert_eq!(copy.session.privilege(), Privilege::Authenticated, "never elevated");
+    assert_eq!(
+        copy.session.privilege(),
+        Privilege::Authenticated,
+        "never elevated"
+    );
     assert!(f.verify_text(successor.expose_secret(), &here()).is_ok());
     f.advance(60);
     assert_eq!(f.verify(&alice).err(), Some(Reason::Reused));

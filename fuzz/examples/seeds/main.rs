@@ -105,7 +105,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn dpop_seeds(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use sealed_session_fuzz::dpop::{request, verifier, NOW, RFC_RESOURCE_PROOF, RFC_TOKEN_PROOF};
     std::fs::create_dir_all(dir)?;
-    let unsigned = RFC_TOKEN_PROOF.rsplit_once('.').ok_or("no signature")?.0.to_owned() + ".";
+    let unsigned = RFC_TOKEN_PROOF
+        .rsplit_once('.')
+        .ok_or("no signature")?
+        .0
+        .to_owned()
+        + ".";
     let seeds = [
         ("rfc9449-token-request", RFC_TOKEN_PROOF, true),
         ("rfc9449-resource-request", RFC_RESOURCE_PROOF, false),
