@@ -6,7 +6,7 @@
 #
 #   fuzz/run-long.sh [target:seconds ...]
 #
-# Without arguments, the durations below (about 29 minutes of wall time with two jobs). How many
+# Without arguments, the durations below (about 33 minutes of wall time with two jobs). How many
 # executions that buys depends on the machine's load: fuzz/README.md has what it gave here and
 # the top-up runs that took the total past 10^8. Logs go to fuzz/artifacts/long-<target>.log.
 set -euo pipefail
@@ -17,7 +17,7 @@ export FUZZ_NICE="${FUZZ_NICE:-0}"
 plan=("$@")
 if [ "${#plan[@]}" -eq 0 ]; then
     plan=(claims:900 open:600 layer:420 dpop_proof:240 key_file:300 snapshot:300 snapshot_body:300
-        log_recovery:300)
+        log_recovery:300 stream_record:600)
 fi
 
 echo "== fuzz: build"

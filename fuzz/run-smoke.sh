@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz smoke run: builds every cargo-fuzz target, regenerates the seed corpora, and runs each
-# target `cargo fuzz list` names (all eight: claims, dpop_proof, key_file, layer, log_recovery,
-# open, snapshot, snapshot_body) for N seconds (default 20; first argument or FUZZ_SECONDS).
+# target `cargo fuzz list` names (all nine: claims, dpop_proof, key_file, layer, log_recovery,
+# open, snapshot, snapshot_body, stream_record) for N seconds (default 20; first argument or
+# FUZZ_SECONDS).
 # Fails on any crash, leak or timeout (libFuzzer's exit status), and prints the executions of
 # each target. The long run is fuzz/run-long.sh (fuzz/README.md).
 #

@@ -16,6 +16,8 @@ mod clock;
 pub mod dpop;
 mod error;
 mod keys;
+#[cfg(test)]
+mod mutation_tests;
 pub mod revocation;
 mod session;
 pub mod token;

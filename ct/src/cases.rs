@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::digest;
 use ring::signature::{Ed25519KeyPair, KeyPair};
+use sealed_session::__vectors::feed;
 use sealed_session::dpop::{
     DpopConfig, DpopError, DpopNonces, DpopRequest, DpopVerifier, JwkThumbprint, NonceError,
 };
@@ -66,6 +67,11 @@ pub const CASES: &[Named] = &[
         name: "snapshot_mac",
         counted: MEASURE,
         prepare: snapshot_mac,
+    },
+    Named {
+        name: "stream_mac",
+        counted: MEASURE,
+        prepare: stream_mac,
     },
     Named {
         name: "dpop_nonce",
@@ -218,6 +224,43 @@ fn snapshot_mac(position: Position) -> Result<Box<dyn Case>, String> {
     let mac_at = bytes.len().checked_sub(32).ok_or("short snapshot")?;
     position.flip(bytes.get_mut(mac_at..).ok_or("short snapshot")?)?;
     Ok(Box::new(Snapshot { ring, bytes }))
+}
+
+struct StreamRecord {
+    ring: KeyRing,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Case for StreamRecord {
+    fn refused(&self) -> bool {
+        feed::open_entry(&self.ring, STREAM, &self.fields) == Err("bad_mac")
+    }
+}
+
+const STREAM: &str = "sealed-session:ct:revocations";
+
+/// The feed's opening of a Redis stream record whose HMAC differs (the tail's whole path:
+/// fields, key id, node name, key lookup, then `ring::hmac::verify`).
+fn stream_mac(position: Position) -> Result<Box<dyn Case>, String> {
+    let ring = KeyRing::empty()
+        .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes([0x13; 32]))
+        .map_err(err)?;
+    let revocation = Revocation::Id {
+        epoch: Epoch(52_608),
+        id: [0x2a; 16],
+    };
+    let mut fields: Vec<(Vec<u8>, Vec<u8>)> = feed::seal_record(&ring, STREAM, "web-1", &revocation)
+        .map_err(err)?
+        .into_iter()
+        .map(|(name, value)| (name.as_bytes().to_vec(), value))
+        .collect();
+    feed::open_entry(&ring, STREAM, &fields).map_err(|e| format!("the genuine record: {e}"))?;
+    let (_, mac) = fields
+        .iter_mut()
+        .find(|(name, _)| name.as_slice() == b"m")
+        .ok_or("no MAC field")?;
+    position.flip(mac)?;
+    Ok(Box::new(StreamRecord { ring, fields }))
 }
 
 struct Nonce {

@@ -51,8 +51,23 @@ fn run(args: &[String]) -> Result<(), String> {
         Some(n) => n.parse().map_err(|_| "iterations must be a number")?,
         None => 64,
     };
-    let prepared = (case.prepare)(position)?;
-    let refused = measure(&*prepared, iterations);
+    // Prepared and counted on a thread of its own: a spawned thread's stack is a fresh
+    // mapping, so stack buffers have the same addresses modulo the page in every run. On the
+    // main thread they move with the size of the arguments and environment above the stack
+    // ("first" is one byte longer than "last"), and glibc's memcpy and memset execute a
+    // different number of instructions for different alignments: `token_tag` once counted
+    // 768 more for one position than the other with an 8-byte longer environment, the same
+    // for both with a 16-byte longer one.
+    let prepare = case.prepare;
+    let refused = std::thread::Builder::new()
+        .name("ct-measure".into())
+        .spawn(move || -> Result<usize, String> {
+            let prepared = prepare(position)?;
+            Ok(measure(&*prepared, iterations))
+        })
+        .map_err(|e| e.to_string())?
+        .join()
+        .map_err(|_| "the counting thread panicked")??;
     if refused != iterations {
         return Err(format!(
             "{name}: {refused} of {iterations} refused; every one must be"

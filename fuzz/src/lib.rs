@@ -1,7 +1,8 @@
 //! Fixtures shared by the fuzz targets and the seed generator: fixed keys, a fixed clock, and
 //! an independent decryption of a token (key derivation re-done from spec/format.md, "Keys");
-//! snapshot, log and web fixtures in their modules.
+//! feed, snapshot, log and web fixtures in their modules.
 
+pub mod feed;
 pub mod log;
 pub mod snapshot;
 pub mod web;

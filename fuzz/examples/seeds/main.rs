@@ -3,9 +3,11 @@
 //! `fuzz/seeds/dpop_proof/*` (the RFC 9449 example proofs, one accepted, and variants),
 //! `key_file/*` (the key rings of `spec/vectors/valid.json` as key files, with schedules and in
 //! the one-line form), `snapshot/*` and `snapshot_body/*` (every snapshot of
-//! `spec/vectors/snapshot.json`, whole and as bodies), and `log_recovery/*` (that file's
-//! revocations as a log, whole, torn and corrupt). The `layer` target has no seeds: its input
-//! is an `arbitrary` structure, which the fuzzer builds up from nothing within seconds.
+//! `spec/vectors/snapshot.json`, whole and as bodies), `log_recovery/*` (that file's
+//! revocations as a log, whole, torn and corrupt), and `stream_record/*` (the records and
+//! markers of `spec/vectors/feed.json`, as given and sealed). The `layer` target has no
+//! seeds: its input is an `arbitrary` structure, which the fuzzer builds up from nothing
+//! within seconds.
 //! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example seeds`.
 
 use std::path::Path;
@@ -93,6 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     vectors::key_file_seeds(&root.join("key_file"))?;
     vectors::snapshot_seeds(&root.join("snapshot"), &root.join("snapshot_body"))?;
     vectors::log_seeds(&root.join("log_recovery"))?;
+    vectors::feed_seeds(&root.join("stream_record"))?;
     println!("seeds written to {}", root.display());
     Ok(())
 }
@@ -102,7 +105,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn dpop_seeds(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use sealed_session_fuzz::dpop::{request, verifier, NOW, RFC_RESOURCE_PROOF, RFC_TOKEN_PROOF};
     std::fs::create_dir_all(dir)?;
-    let unsigned = RFC_TOKEN_PROOF.rsplit_once('.').ok_or("no signature")?.0.to_owned() + ".";
+    let unsigned = RFC_TOKEN_PROOF
+        .rsplit_once('.')
+        .ok_or("no signature")?
+        .0
+        .to_owned()
+        + ".";
     let seeds = [
         ("rfc9449-token-request", RFC_TOKEN_PROOF, true),
         ("rfc9449-resource-request", RFC_RESOURCE_PROOF, false),

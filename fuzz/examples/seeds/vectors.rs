@@ -150,3 +150,44 @@ pub fn log_seeds(dir: &Path) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Every record and marker of `feed.json` (accepted and refused) in the `stream_record` input
+/// format, as given and sealed (mode bit 0, MAC recomputed from the spec); the spec's reason of
+/// each refused one is checked against the feed's verdict, so the seeds are the vectors.
+pub fn feed_seeds(dir: &Path) -> Result<(), Error> {
+    use sealed_session::__vectors::feed::open_entry;
+    use sealed_session_fuzz::feed::{ring, unparse, STREAM};
+    std::fs::create_dir_all(dir)?;
+    let file = vectors("feed.json")?;
+    let mut written = 0;
+    for (group, want_ok) in [("valid", true), ("invalid", false)] {
+        for entry in file[group].as_array().ok_or("no entries")? {
+            if entry["kind"].as_str() == Some("snapshot") {
+                continue;
+            }
+            let fields = entry["fields"]
+                .as_array()
+                .ok_or("no fields")?
+                .iter()
+                .map(|f| Ok((str_of(f, "name")?.as_bytes().to_vec(), unhex(str_of(f, "hex")?)?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            let name = str_of(entry, "name")?;
+            let verdict = open_entry(ring(), STREAM, &fields);
+            match (want_ok, verdict) {
+                (true, Ok(_)) => {}
+                (false, Err(reason)) if Some(reason) == entry["reason"].as_str() => {}
+                (_, got) => return Err(format!("feed vector {name}: {got:?}").into()),
+            }
+            for seal in [false, true] {
+                let bytes = unparse(seal, &fields).ok_or("field too long")?;
+                let suffix = if seal { "-sealed" } else { "" };
+                std::fs::write(dir.join(format!("{name}{suffix}")), bytes)?;
+                written += 1;
+            }
+        }
+    }
+    if written == 0 {
+        return Err("no feed seeds".into());
+    }
+    Ok(())
+}
