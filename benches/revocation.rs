@@ -108,16 +108,14 @@ fn cold_lookups(c: &mut Criterion) {
         "cold set: {} filters, {} bytes of filter bits ({} bytes per 1M entries)",
         set.filter_count(),
         set.memory_bytes(),
-        set.memory_bytes() / COLD_GENERATIONS as usize
+        set.memory_bytes() as u64 / COLD_GENERATIONS
     );
     let mut g = c.benchmark_group("revocation_cold_16x1m");
     g.measurement_time(Duration::from_secs(5))
         .warm_up_time(Duration::from_secs(1));
     let mut state = 5u64;
     // The probe generator alone, to subtract from the rows below.
-    g.bench_function("probe_ids_only", |b| {
-        b.iter(|| black_box(cold_probe(&mut state)))
-    });
+    g.bench_function("probe_ids_only", |b| b.iter(|| black_box(cold_probe(&mut state))));
     // Independent verifies back to back: what a busy server sees (misses of consecutive
     // verifies may overlap).
     g.bench_function("contains_either_absent", |b| {

@@ -35,6 +35,13 @@ fn random_id(rng: &mut ChaCha8Rng) -> [u8; 16] {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("cold") {
+        // `filter-stats cold [verifies] [generations]`: only the cold-cache run, e.g. under
+        // `valgrind --tool=cachegrind --cache-sim=yes` with a small simulated LL.
+        let arg = |i: usize, default: u64| std::env::args().nth(i).map_or(default, |a| a.parse().unwrap());
+        cold(arg(2, 10_000_000), arg(3, COLD_GENERATIONS));
+        return;
+    }
     let mut args = std::env::args().skip(1);
     let probes: u64 = args.next().map_or(10_000_000, |a| a.parse().unwrap());
     let secs: u64 = args.next().map_or(1, |a| a.parse().unwrap());
@@ -130,7 +137,7 @@ fn main() {
         lookups(&inserted, 2)
     );
 
-    cold(probes);
+    cold(probes, COLD_GENERATIONS);
 
     let (one, two) = alternate(&store, &absent, rounds, Duration::from_secs(secs));
     println!(
@@ -178,7 +185,7 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn cold_probe(state: &mut u64) -> (Epoch, [u8; 16], [u8; 16]) {
+fn cold_probe(state: &mut u64, generations: u64) -> (Epoch, [u8; 16], [u8; 16]) {
     let mut id = || {
         let mut out = [0u8; 16];
         out[..8].copy_from_slice(&splitmix(state).to_le_bytes());
@@ -186,17 +193,18 @@ fn cold_probe(state: &mut u64) -> (Epoch, [u8; 16], [u8; 16]) {
         out
     };
     let (a, b) = (id(), id());
-    (Epoch(EPOCH.0 + splitmix(state) % COLD_GENERATIONS), a, b)
+    (Epoch(EPOCH.0 + splitmix(state) % generations), a, b)
 }
 
-/// Verifies in a cold cache: 16 generations of 1M entries (16 filters, several times the L3),
+/// Verifies in a cold cache: `generations` of 1M entries (16 by default: 16 filters, about
+/// twice the 32 MiB L3),
 /// probed at random. Timed in CPU time of this process (`/proc/self/stat`), so that time spent
 /// descheduled on a shared machine does not count; `probes` verifies per mode.
-fn cold(probes: u64) {
+fn cold(probes: u64, generations: u64) {
     let store = MemoryStore::new(FilterConfig::default().with_capacity(ENTRIES)).unwrap();
     let set = store.set();
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    for g in 0..COLD_GENERATIONS {
+    for g in 0..generations {
         for _ in 0..ENTRIES {
             insert(&store, Epoch(EPOCH.0 + g), &random_id(&mut rng));
         }
@@ -205,14 +213,14 @@ fn cold(probes: u64) {
         "cold set                {} filters, {} bytes ({} per 1M entries)",
         set.filter_count(),
         set.memory_bytes(),
-        set.memory_bytes() / COLD_GENERATIONS as usize
+        set.memory_bytes() as u64 / generations
     );
     let run = |mode: u8| {
         let mut state = 5u64;
         let (wall, cpu) = (Instant::now(), process_cpu_seconds());
         let mut hits = 0u64;
         for _ in 0..probes {
-            let (epoch, a, b) = cold_probe(&mut state);
+            let (epoch, a, b) = cold_probe(&mut state, generations);
             let hit = match mode {
                 0 => black_box(epoch.0 == u64::MAX),
                 _ => set.contains_either(epoch, &a, &b),
@@ -225,7 +233,10 @@ fn cold(probes: u64) {
         }
         black_box(hits);
         let per = |secs: f64| secs * 1e9 / probes as f64;
-        (per(process_cpu_seconds() - cpu), per(wall.elapsed().as_secs_f64()))
+        (
+            per(process_cpu_seconds() - cpu),
+            per(wall.elapsed().as_secs_f64()),
+        )
     };
     let (ids_cpu, ids_wall) = run(0);
     let (free_cpu, free_wall) = run(1);

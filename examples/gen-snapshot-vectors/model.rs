@@ -90,9 +90,9 @@ impl Filter {
 
     pub(crate) fn contains(&self, id: &[u8; 16]) -> bool {
         let blocks = self.words.len() as u64 / 8;
-        probes(id, blocks, self.k).iter().all(|(block, masks)| {
-            (0..8).all(|w| self.words[8 * block + w] & masks[w] == masks[w])
-        })
+        probes(id, blocks, self.k)
+            .iter()
+            .all(|(block, masks)| (0..8).all(|w| self.words[8 * block + w] & masks[w] == masks[w]))
     }
 }
 

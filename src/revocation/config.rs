@@ -297,11 +297,19 @@ mod tests {
         let table = [
             (
                 100_000,
-                [(20, 54_744, 1_521_177), (20, 115_360, 3_078_219), (22, 242_176, 6_681_598)],
+                [
+                    (20, 54_744, 1_521_177),
+                    (20, 115_360, 3_078_219),
+                    (22, 242_176, 6_681_598),
+                ],
             ),
             (
                 1_000_000,
-                [(20, 545_040, 15_145_086), (20, 1_150_064, 30_687_840), (22, 2_416_480, 66_670_305)],
+                [
+                    (20, 545_040, 15_145_086),
+                    (20, 1_150_064, 30_687_840),
+                    (22, 2_416_480, 66_670_305),
+                ],
             ),
         ];
         for (capacity, rows) in table {
@@ -319,7 +327,9 @@ mod tests {
     fn rows_tighten_with_the_target() {
         // Each row needs more bits per key than the one before, and fits the snapshot's k byte.
         assert!(ROWS.windows(2).all(|w| w[0].1 < w[1].1));
-        assert!(ROWS.iter().all(|&(h, _, phi)| (1..=32).contains(&h) && phi < 65536));
+        assert!(ROWS
+            .iter()
+            .all(|&(h, _, phi)| (1..=32).contains(&h) && phi < 65536));
     }
 
     #[test]

@@ -54,13 +54,17 @@ fn masks(seed: u64, per_block: u32) -> [u64; BLOCK_WORDS] {
 /// The ids are uniform random 128-bit values drawn by the server, so their halves already are
 /// independent uniform hashes.
 pub(crate) fn probes(id: &[u8; 16], blocks: u64, k: u32) -> [Probe; 2] {
-    let (lo, hi) = id.split_at(8);
-    let h1 = u64::from_le_bytes(lo.try_into().unwrap_or([0; 8]));
-    let h2 = u64::from_le_bytes(hi.try_into().unwrap_or([0; 8]));
+    let [h1, h2] = halves(id);
     [
         (block_of(h1, blocks), masks(h2, k / 2)),
         (block_of(h2, blocks), masks(h1, k / 2)),
     ]
+}
+
+/// `h1 = id[0..8]` and `h2 = id[8..16]`, little-endian.
+fn halves(id: &[u8; 16]) -> [u64; 2] {
+    let (lo, hi) = id.split_at(8);
+    [lo, hi].map(|half| u64::from_le_bytes(half.try_into().unwrap_or([0; 8])))
 }
 
 /// Whether every bit of `masks` is set in `words` (one block's words, however stored).
@@ -109,22 +113,32 @@ impl Filter {
         self.contains_either(id, id)
     }
 
-    fn has(&self, (block, masks): &Probe) -> bool {
-        self.blocks.get(*block).is_some_and(|b| {
-            block_has(b.0.iter().map(|w| w.load(Ordering::Acquire)), masks)
-        })
-    }
-
     /// Whether every bit of `a`, or every bit of `b`, is set.
     ///
     /// Block A of both ids is read first, without a branch between them, so the two cache
     /// misses overlap; an absent id fails there with probability about 1 − 2^-11, and only
-    /// an id that passes has its block B read (a second line).
+    /// an id that passes has its block B computed and read (a second line).
     pub(crate) fn contains_either(&self, a: &[u8; 16], b: &[u8; 16]) -> bool {
-        let [a_first, a_second] = self.probes(a);
-        let [b_first, b_second] = self.probes(b);
-        let (live_a, live_b) = (self.has(&a_first), self.has(&b_first));
-        (live_a && self.has(&a_second)) || (live_b && self.has(&b_second))
+        let ([a1, a2], [b1, b2]) = (halves(a), halves(b));
+        let (live_a, live_b) = (self.has_bits(a1, a2), self.has_bits(b1, b2));
+        (live_a && self.has_bits(a2, a1)) || (live_b && self.has_bits(b2, b1))
+    }
+
+    /// Whether the bits stepped from `seed` are all set in the block `chooser` selects: the
+    /// read path of [`probes`], testing each bit where it lies (no mask array), without a
+    /// branch, so the block's one cache miss is all it waits for.
+    fn has_bits(&self, chooser: u64, seed: u64) -> bool {
+        let Some(block) = self.blocks.get(block_of(chooser, self.geometry.blocks())) else {
+            return false;
+        };
+        let (mut s, mut all) = (seed, u64::MAX);
+        for _ in 0..self.geometry.k / 2 {
+            s = s.wrapping_mul(STEP);
+            // s >> 61 < 8: always a word of the block.
+            let word = block.0.get(usize::try_from(s >> 61).unwrap_or(0));
+            all &= word.map_or(0, |w| w.load(Ordering::Acquire) >> ((s >> 55) & 63));
+        }
+        all & 1 == 1
     }
 
     /// Whether the fill limit has been reached: new inserts go to the next filter.
@@ -304,7 +318,9 @@ mod tests {
         for _ in 0..10_000 {
             let mut id = [0u8; 16];
             for half in id.chunks_exact_mut(8) {
-                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 half.copy_from_slice(&(x ^ (x >> 29)).to_le_bytes());
             }
             f.insert(&id);

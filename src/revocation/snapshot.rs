@@ -438,14 +438,12 @@ impl RevocationSnapshot {
                 .all(|w| matches!(w, [a, b] if sorted_unique(a.number, b.number)))
             && wire.generations.iter().all(|g| {
                 (1..=MAX_FILTERS).contains(&g.filters.len())
-                    && g.filters
-                        .iter()
-                        .all(|f| {
-                            (2..=64).contains(&f.k)
-                                && f.k % 2 == 0
-                                && !f.bits.0.is_empty()
-                                && f.bits.0.len() % (8 * BLOCK_WORDS) == 0
-                        })
+                    && g.filters.iter().all(|f| {
+                        (2..=64).contains(&f.k)
+                            && f.k % 2 == 0
+                            && !f.bits.0.is_empty()
+                            && f.bits.0.len() % (8 * BLOCK_WORDS) == 0
+                    })
             });
         // postcard accepts over-long varints: one state has one snapshot, so the body must be
         // exactly what `to_bytes` writes (spec/revocation.md, "Snapshot format").
