@@ -1,14 +1,15 @@
 //! Measures the revocation filter at 1M entries: memory, false-positive rate over random
-//! probes (single ids, and pairs as a verify probes them), lookup time, and lookup throughput with 1 and 2 reader threads while another thread
-//! inserts 1,000 revocations per second.
-//!
-//! It also times verifies in a cold cache (16 generations of 1M entries, probed at random) in
-//! CPU time, which time spent descheduled on a shared machine does not inflate.
+//! probes (single ids, and pairs as a verify probes them), lookup time, and lookup throughput
+//! with 1 and 2 reader threads while another thread inserts 1,000 revocations per second. It
+//! also times verifies in a cold cache (16 generations of 1M entries, probed at random) in CPU
+//! time, which time spent descheduled on a shared machine does not inflate.
 //!
 //! `cargo run --release --example filter-stats [probes] [seconds-per-scaling-run] [rounds]`
 //! (defaults: 10,000,000 probes, 1 s, 7 rounds). The scaling runs alternate 1 and 2 readers,
 //! `rounds` times each, and compare medians, so that load from other processes on the machine
-//! hits both sides alike.
+//! hits both sides alike. `… filter-stats fp [verifies]` counts false positives per verify
+//! only (default 10^8); `… filter-stats cold [verifies] [generations]` runs only the cold-cache
+//! timing (small enough for `valgrind --tool=cachegrind --cache-sim=yes`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
@@ -40,6 +41,15 @@ fn main() {
         // `valgrind --tool=cachegrind --cache-sim=yes` with a small simulated LL.
         let arg = |i: usize, default: u64| std::env::args().nth(i).map_or(default, |a| a.parse().unwrap());
         cold(arg(2, 10_000_000), arg(3, COLD_GENERATIONS));
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("fp") {
+        // `filter-stats fp [verifies]`: only the false-positive count per verify, for runs
+        // long enough to bound a rate near 1e-7.
+        let verifies = std::env::args()
+            .nth(2)
+            .map_or(100_000_000, |a| a.parse().unwrap());
+        false_positives_per_verify(verifies);
         return;
     }
     let mut args = std::env::args().skip(1);
@@ -173,6 +183,30 @@ fn main() {
     );
 }
 
+/// Fills a set of capacity 1M with 1M random ids (seed 1, as `main`) and counts the verifies
+/// (pairs of fresh random ids, seed 7) it would refuse.
+fn false_positives_per_verify(verifies: u64) {
+    let store = MemoryStore::new(FilterConfig::default().with_capacity(ENTRIES)).unwrap();
+    let set = store.set();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for _ in 0..ENTRIES {
+        insert(&store, EPOCH, &random_id(&mut rng));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let fp = (0..verifies)
+        .filter(|_| {
+            let (a, b) = (random_id(&mut rng), random_id(&mut rng));
+            set.contains_either(EPOCH, &a, &b)
+        })
+        .count();
+    let upper = (fp as f64 + 1.645 * (fp as f64).sqrt() + 1.5) / verifies as f64;
+    println!(
+        "fp per verify           {fp} / {verifies} = {:.2e} (95% upper bound ~{upper:.1e}; estimate {:.2e}; target 1e-6)",
+        fp as f64 / verifies as f64,
+        2.0 * set.false_positive_estimate(EPOCH)
+    );
+}
+
 /// Generations of the cold-cache run, each filled with 1M ids.
 const COLD_GENERATIONS: u64 = 16;
 
@@ -238,6 +272,28 @@ fn cold(probes: u64, generations: u64) {
             per(wall.elapsed().as_secs_f64()),
         )
     };
+    // The floor: one random 8-byte read from a 64 MiB array, each address the value read
+    // before (one cycle through all 8M slots, Sattolo's shuffle, so the chain never settles in
+    // cache), in the same CPU time. A cold verify waits for at least one such read.
+    let table: Vec<usize> = {
+        let mut next: Vec<usize> = (0..8 << 20).collect();
+        let mut state = 9u64;
+        for i in (1..next.len()).rev() {
+            let j = usize::try_from(splitmix(&mut state) % i as u64).unwrap();
+            next.swap(i, j);
+        }
+        next
+    };
+    let (mut at, cpu) = (0usize, process_cpu_seconds());
+    for _ in 0..probes {
+        at = table[at];
+    }
+    black_box(at);
+    let read_ns = (process_cpu_seconds() - cpu) * 1e9 / probes as f64;
+    println!(
+        "dependent random read   {read_ns:.1} ns CPU per 8-byte read of a 64 MiB array (DRAM latency floor)"
+    );
+    drop(table);
     let (ids_cpu, ids_wall) = run(0);
     let (free_cpu, free_wall) = run(1);
     let (dep_cpu, dep_wall) = run(2);
