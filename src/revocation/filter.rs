@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::config::{Geometry, BLOCK_WORDS};
 
-/// The multiplier that steps a key's in-block positions: 2^64 / φ rounded to odd (Knuth,
+/// The multiplier that steps a key's in-block positions: ⌊2^64 / φ⌋, odd (Knuth,
 /// TAOCP vol. 3, §6.4, multiplicative hashing). Normative (spec/revocation.md, "Hashing").
 const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -47,8 +47,8 @@ fn masks(seed: u64, per_block: u32) -> [u64; BLOCK_WORDS] {
 }
 
 /// The two probes of a 16-byte id in a filter of `blocks` blocks with `k` bits per key
-/// (spec/revocation.md, "Hashing"): `h1 = id[0..8]`, `h2 = id[8..16]` little-endian; block A
-/// from `h1` with positions stepped from `h2`, block B from `h2` with positions stepped from
+/// (spec/revocation.md, "Hashing"): `h1 = id[0..8]`, `h2 = id[8..16]` little-endian; the first
+/// block from `h1` with positions stepped from `h2`, the second from `h2` with positions stepped from
 /// `h1`, so each block's positions are independent of which block it is.
 ///
 /// The ids are uniform random 128-bit values drawn by the server, so their halves already are
@@ -115,9 +115,9 @@ impl Filter {
 
     /// Whether every bit of `a`, or every bit of `b`, is set.
     ///
-    /// Block A of both ids is read first, without a branch between them, so the two cache
+    /// The first block of both ids is read first, without a branch between them, so the two cache
     /// misses overlap; an absent id fails there with probability about 1 − 2^-11, and only
-    /// an id that passes has its block B computed and read (a second line).
+    /// an id that passes has its second block computed and read (a second line).
     pub(crate) fn contains_either(&self, a: &[u8; 16], b: &[u8; 16]) -> bool {
         let ([a1, a2], [b1, b2]) = (halves(a), halves(b));
         let (live_a, live_b) = (self.has_bits(a1, a2), self.has_bits(b1, b2));
