@@ -240,7 +240,9 @@ fn merge_is_order_independent_and_idempotent(make: Make) {
     }
     assert_eq!(x.set().subject_cutoff("user0"), Some(UnixTime(T0.0 + 2)));
     assert_eq!(x.set().kill_switch(), Some(T0));
-    let other = make(config.with_capacity(301));
+    // Twice the capacity: another block count (301 would round to the same 16 blocks and
+    // merge, rightly: equal geometry is all a merge needs).
+    let other = make(config.with_capacity(600));
     assert!(other.set().merge(&parts[2]).is_err(), "refuses another geometry");
 }
 
@@ -262,16 +264,21 @@ fn growth_keeps_false_positives_bounded(make: Make) {
         inserted.iter().all(|id| set.contains(e, id)),
         "no false negatives"
     );
+    // The target is per verify: two ids probed, as the verify path does.
     let probes = 400_000;
-    let fp = ids(31, probes).iter().filter(|id| set.contains(e, id)).count();
+    let absent = ids(31, 2 * probes);
+    let fp = absent
+        .chunks_exact(2)
+        .filter(|pair| set.contains_either(e, &pair[0], &pair[1]))
+        .count();
     let rate = fp as f64 / probes as f64;
     println!(
-        "filters {} fp {fp}/{probes} = {rate:.2e} (target {target:.0e})",
+        "filters {} fp {fp}/{probes} verifies = {rate:.2e} (target {target:.0e})",
         set.filter_count()
     );
     // Expected ≤ 400 at the target; 1.25× is over 5 standard deviations above it.
     assert!(rate <= target * 1.25, "measured {rate}");
-    assert!(set.false_positive_estimate(e) <= target);
+    assert!(2.0 * set.false_positive_estimate(e) <= target);
 }
 
 fn concurrent_inserts_are_all_visible(make: Make) {

@@ -295,3 +295,25 @@ fn compaction_keeps_everything_and_tampered_snapshot_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_version_1_snapshot_of_classic_filters_is_refused_with_a_typed_error() {
+    // spec/revocation.md §7: version 1 held classic Bloom filters, whose bits the blocked
+    // layout would misread (false negatives), so a data directory from before is refused.
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 3);
+    FileStore::open(dir.path(), keys(), config())
+        .unwrap()
+        .compact()
+        .unwrap();
+    let path = dir.path().join(SNAPSHOT_FILE);
+    let mut snap = std::fs::read(&path).unwrap();
+    assert_eq!(snap[0], 2, "the current format");
+    snap[0] = 1;
+    std::fs::write(&path, snap).unwrap();
+    let err = FileStore::open(dir.path(), keys(), config()).err().unwrap();
+    assert!(
+        matches!(err, StoreError::Snapshot(SnapshotError::UnsupportedVersion)),
+        "{err}"
+    );
+}

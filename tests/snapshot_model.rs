@@ -108,7 +108,7 @@ fn the_spec_alone_gives_every_listed_geometry() {
             c["capacity"].as_u64().unwrap(),
             c["false_positive_rate"].as_f64().unwrap(),
         );
-        assert_eq!(c["k0"], model::k0(p));
+        assert_eq!(c["j"], model::target_exponent(p));
         for (f, (k, words, limit)) in c["filters"].as_array().unwrap().iter().zip(model::geometry(n, p)) {
             assert_eq!(
                 (

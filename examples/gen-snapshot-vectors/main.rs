@@ -55,8 +55,9 @@ fn id(n: u32) -> [u8; 16] {
     d.as_ref()[..16].try_into().unwrap()
 }
 
-/// 24 ids in one generation (1.5 × its capacity of 16, still below filter 0's limit: keys
-/// share bits), 3 in the next, two subject cutoffs and a kill switch.
+/// 24 ids in one generation (1.5 × its capacity of 16, still below filter 0's limit: one
+/// 512-bit block, the smallest filter, is more than 16 ids need), 3 in the next, two subject
+/// cutoffs and a kill switch.
 fn basic() -> Scenario {
     let mut s = Scenario::new(CAPACITY, RATE);
     for n in 0..24 {
@@ -94,7 +95,7 @@ fn three_filters() -> Scenario {
     s
 }
 
-/// Capacity 1 at rate 0.1 (k0 = 5): the generation grows all eight filters, seals the last,
+/// Capacity 1 at rate 0.1 (j = 6): the generation grows all eight filters, seals the last,
 /// and keeps inserting into it past its limit.
 fn eight_filters() -> Scenario {
     let mut s = Scenario::new(1, 0.1);
@@ -149,8 +150,11 @@ fn invalid_cases(valid: &[u8], under_retired: Vec<u8>) -> Vec<(&'static str, Vec
     assert_eq!(body[0], 0x01);
     let mut overlong = vec![0x81, 0x00];
     overlong.extend_from_slice(&body[1..]);
-    let mut version_2 = valid.to_vec();
-    version_2[0] = 2;
+    // Version 1 held classic Bloom filters: refused before anything else is read.
+    let mut version_1 = valid.to_vec();
+    version_1[0] = 1;
+    let mut version_3 = valid.to_vec();
+    version_3[0] = 3;
     let key1 = &SECRETS[0].2;
     vec![
         ("mac_flipped", flip(valid, valid.len() - 1), "bad_mac"),
@@ -158,7 +162,8 @@ fn invalid_cases(valid: &[u8], under_retired: Vec<u8>) -> Vec<(&'static str, Vec
         ("key_id_changed_to_another_known_key", with_key(2), "bad_mac"),
         ("unknown_key", with_key(9), "unknown_key"),
         ("retired_key", under_retired, "retired_key"),
-        ("unsupported_version", version_2, "unsupported_version"),
+        ("old_version_1_classic_filters", version_1, "unsupported_version"),
+        ("unsupported_version", version_3, "unsupported_version"),
         ("too_short", valid[..33].to_vec(), "malformed"),
         ("empty", Vec::new(), "malformed"),
         (
@@ -207,7 +212,7 @@ fn main() {
     let growth = [
         growth_json(
             "three_filters_and_a_repeat",
-            "filter 0 seals at half its bits and filter 1 opens, then filter 2; the first id, \
+            "filter 0 seals at its limit and filter 1 opens, then filter 2; the first id, \
              already in filter 0, is inserted again into filter 2 (no lookup precedes an insert)",
             &three_filters(),
         ),

@@ -52,7 +52,7 @@ pub fn seal(id: u8, body: &[u8]) -> Option<Vec<u8>> {
             .collect()
     });
     let key = &macs.iter().find(|k| k.0 == id)?.1;
-    let mut out = vec![1, id];
+    let mut out = vec![2, id];
     out.extend_from_slice(body);
     let tag = hmac::sign(key, &out);
     out.extend_from_slice(tag.as_ref());

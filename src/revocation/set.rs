@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use super::config::{FilterConfig, Geometry, MAX_FILTERS};
 use super::cutoffs::{KillSwitch, SubjectCutoffs};
 use super::filter::Filter;
-use super::pressure::{self, Alarms, Pressure};
+use super::pressure::{self, Alarms, Estimate, Pressure};
 use super::snapshot::{FilterSnapshot, GenerationSnapshot, GeometryError, RevocationSnapshot};
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
@@ -152,7 +152,7 @@ impl RevocationSet {
                 if let Some(last) = g.filters.last().filter(|f| !f.is_sealed()) {
                     // Only the last possible filter seals without a successor to take over.
                     if last.insert(id) && g.filters.len() >= MAX_FILTERS {
-                        self.observe(g);
+                        self.observe(g, Estimate::Model);
                     }
                     return;
                 }
@@ -161,7 +161,14 @@ impl RevocationSet {
         if let Some(filter) = self.writable_filter(number) {
             filter.insert(id);
             if let Some(g) = self.table.load().find(number) {
-                self.observe(g);
+                // Below eight filters this path runs only when a filter opens; at eight, on
+                // every insert of a saturated generation.
+                let estimate = if g.filters.len() < MAX_FILTERS {
+                    Estimate::Exact
+                } else {
+                    Estimate::Model
+                };
+                self.observe(g, estimate);
             }
         }
     }
@@ -186,7 +193,7 @@ impl RevocationSet {
         table
             .generations
             .iter()
-            .filter_map(|g| pressure::assess(g.number, &g.filters, target))
+            .filter_map(|g| pressure::assess(g.number, &g.filters, target, Estimate::Exact))
             .max_by(|a, b| {
                 (a.level, a.false_positive_estimate)
                     .partial_cmp(&(b.level, b.false_positive_estimate))
@@ -199,8 +206,8 @@ impl RevocationSet {
         self.alarms.take()
     }
 
-    fn observe(&self, g: &Generation) {
-        if let Some(p) = pressure::assess(g.number, &g.filters, self.config.false_positive_rate()) {
+    fn observe(&self, g: &Generation, estimate: Estimate) {
+        if let Some(p) = pressure::assess(g.number, &g.filters, self.config.false_positive_rate(), estimate) {
             self.alarms.raise(&g.alarmed, p);
         }
     }
@@ -398,7 +405,7 @@ impl RevocationSet {
                     mine.or_words(theirs.words.iter().copied());
                 }
                 if let Some(mine) = self.table.load().find(g.number) {
-                    self.observe(mine);
+                    self.observe(mine, Estimate::Exact);
                 }
             }
         }
@@ -465,8 +472,10 @@ impl RevocationSet {
         n
     }
 
-    /// The false-positive probability of one probe in `epoch`'s generation now: the sum of
-    /// `(set bits / m)^k` over its filters (0 when the generation holds nothing).
+    /// The false-positive probability of one probe (one id) in `epoch`'s generation now, from
+    /// the fill of every block: the sum over its filters of `(mean over blocks of
+    /// (x_b / 512)^(k/2))²` (0 when the generation holds nothing). A verify probes two ids:
+    /// twice this. Reads the generation's filters whole.
     ///
     /// ```
     /// # use sealed_session::revocation::*;

@@ -6,16 +6,17 @@ use core::fmt;
 use ring::hmac;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::config::MAX_FILTERS;
-use super::filter::positions;
+use super::config::{BLOCK_WORDS, MAX_FILTERS};
+use super::filter::{block_has, probes};
 use super::store::StoreError;
 use crate::clock::UnixTime;
 use crate::error::{ConfigError, KeyRingError};
 use crate::keys::{KeyId, KeyRing, KeyState};
 use crate::token::claims::{Epoch, MAX_SUBJECT_LEN};
 
-/// The snapshot format version (first byte).
-pub(crate) const SNAPSHOT_VERSION: u8 = 1;
+/// The snapshot format version (first byte). Version 1 held classic Bloom filters, whose bits
+/// mean nothing in the blocked layout: it is refused (`UnsupportedVersion`), never merged.
+pub(crate) const SNAPSHOT_VERSION: u8 = 2;
 /// Length of the trailing HMAC-SHA256 tag.
 const MAC_LEN: usize = 32;
 
@@ -209,7 +210,7 @@ impl RevocationSnapshot {
     /// let keys = KeyRing::generate()?;
     /// store.revoke(Revocation::Id { epoch: Epoch(5), id: [0x2a; 16] })?;
     /// let bytes = store.set().snapshot().to_bytes(&keys)?;
-    /// assert_eq!(bytes[0], 1); // format version
+    /// assert_eq!(bytes[0], 2); // format version
     /// assert_eq!(Some(bytes[1]), keys.primary_id().map(|id| id.0)); // sealing key id
     /// assert!(store.set().snapshot().to_bytes(&KeyRing::empty()).is_err()); // no primary key
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -409,10 +410,11 @@ impl RevocationSnapshot {
             .filter(|g| g.number == number)
             .flat_map(|g| &g.filters)
             .any(|f| {
-                let m = (f.words.len() as u64).saturating_mul(64);
-                positions(id, m, u32::from(f.k)).all(|p| {
-                    let word = usize::try_from(p / 64).ok().and_then(|i| f.words.get(i));
-                    word.is_some_and(|w| w & (1 << (p % 64)) != 0)
+                let blocks = (f.words.len() / BLOCK_WORDS) as u64;
+                probes(id, blocks, u32::from(f.k)).iter().all(|(block, masks)| {
+                    let start = block.saturating_mul(BLOCK_WORDS);
+                    let words = f.words.get(start..start.saturating_add(BLOCK_WORDS));
+                    words.is_some_and(|w| block_has(w.iter().copied(), masks))
                 })
             })
     }
@@ -436,9 +438,12 @@ impl RevocationSnapshot {
                 .all(|w| matches!(w, [a, b] if sorted_unique(a.number, b.number)))
             && wire.generations.iter().all(|g| {
                 (1..=MAX_FILTERS).contains(&g.filters.len())
-                    && g.filters
-                        .iter()
-                        .all(|f| (1..=64).contains(&f.k) && !f.bits.0.is_empty() && f.bits.0.len() % 8 == 0)
+                    && g.filters.iter().all(|f| {
+                        (2..=64).contains(&f.k)
+                            && f.k % 2 == 0
+                            && !f.bits.0.is_empty()
+                            && f.bits.0.len() % (8 * BLOCK_WORDS) == 0
+                    })
             });
         // postcard accepts over-long varints: one state has one snapshot, so the body must be
         // exactly what `to_bytes` writes (spec/revocation.md, "Snapshot format").
