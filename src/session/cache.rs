@@ -1,0 +1,250 @@
+//! The verified-token cache: what opening a token and checking its binding established,
+//! kept per node so that a token presented again skips the AEAD, the claims decode and the
+//! binding MAC. Everything that can change while a token lives (revocation, cutoffs, kill
+//! switch, expiry, elevation lapse, the key ring) is still checked on every request by the
+//! caller; spec/sessions.md §12 argues why nothing skipped could change the verdict.
+//!
+//! Layout: `sets` of [`WAYS`] entries, each set behind its own mutex, found by a keyed hash
+//! (SipHash-1-3 under a per-process random key, std's `RandomState`) of the token text; an
+//! entry is accepted only after a constant-time comparison of the whole text. A full set
+//! replaces its entries in turn (FIFO), so memory is fixed at `capacity` entries.
+
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::keys::KeyId;
+use crate::session::binding::ClientContext;
+use crate::token::claims::{Claims, Flags, TokenId};
+
+/// Entries per set.
+const WAYS: usize = 4;
+/// Default capacity in entries (about 4 MB for typical tokens; see spec/sessions.md §12).
+pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
+/// Longest `User-Agent` whose binding verdict is cached (longer ones are verified cold).
+const MAX_CACHED_USER_AGENT: usize = 512;
+/// Longest application binding value whose verdict is cached.
+const MAX_CACHED_APP_VALUE: usize = 128;
+
+/// What a hit yields: the token's opened contents. The caller still runs every check that
+/// depends on time or on revocation state.
+pub(crate) struct Hit {
+    pub(crate) key_id: KeyId,
+    pub(crate) token_id: TokenId,
+    pub(crate) claims: Claims,
+}
+
+/// The client inputs a binding verdict was computed from, as presented (before masking):
+/// equal inputs give an equal encoded context (spec/sessions.md §6), so an equal verdict.
+struct BoundClient {
+    ip: Option<IpAddr>,
+    user_agent: Option<Box<[u8]>>,
+    app_value: Option<Box<[u8]>>,
+}
+
+impl BoundClient {
+    /// Only the inputs the token's flags bind are kept, and only when they are short enough.
+    fn of(flags: Flags, client: &ClientContext<'_>) -> Option<Self> {
+        let keep = |bit: u8, value: Option<&[u8]>, max: usize| -> Option<Option<Box<[u8]>>> {
+            match value {
+                Some(v) if flags.contains(bit) => (v.len() <= max).then(|| Some(Box::from(v))),
+                _ => Some(None),
+            }
+        };
+        Some(Self {
+            ip: client.ip.filter(|_| flags.contains(Flags::BIND_IP)),
+            user_agent: keep(Flags::BIND_USER_AGENT, client.user_agent, MAX_CACHED_USER_AGENT)?,
+            app_value: keep(Flags::BIND_APP_VALUE, client.app_value, MAX_CACHED_APP_VALUE)?,
+        })
+    }
+
+    /// Whether `client` presents the same bound inputs. Not secret: no constant time needed
+    /// (the presenter knows its own context, and an entry is only consulted for a holder of
+    /// the exact token text).
+    fn matches(&self, flags: Flags, client: &ClientContext<'_>) -> bool {
+        let same = |bit: u8, kept: &Option<Box<[u8]>>, given: Option<&[u8]>| {
+            !flags.contains(bit) || kept.as_deref() == given
+        };
+        (!flags.contains(Flags::BIND_IP) || self.ip == client.ip)
+            && same(Flags::BIND_USER_AGENT, &self.user_agent, client.user_agent)
+            && same(Flags::BIND_APP_VALUE, &self.app_value, client.app_value)
+    }
+}
+
+/// One verified token. No `Debug`: the text is a bearer secret (wiped on drop).
+struct Entry {
+    text: Zeroizing<Box<[u8]>>,
+    /// The key-ring generation it was opened under; any other generation makes it stale.
+    generation: u64,
+    key_id: KeyId,
+    token_id: TokenId,
+    claims: Claims,
+    bound: BoundClient,
+}
+
+#[derive(Default)]
+struct Set {
+    ways: [Option<Box<Entry>>; WAYS],
+    /// The way the next insertion into a full set replaces.
+    next: usize,
+}
+
+/// A bounded, sharded cache of verified tokens (see the module documentation).
+pub(crate) struct VerifiedCache {
+    sets: Box<[Mutex<Set>]>,
+    hasher: RandomState,
+    /// The key-ring generation the entries belong to; a different one empties the cache.
+    generation: AtomicU64,
+    /// Lookups answered from the cache (tests show the cached path is really taken).
+    #[cfg(test)]
+    hits: AtomicU64,
+}
+
+impl VerifiedCache {
+    /// Room for `capacity` entries (rounded down to whole sets); `None` for 0.
+    pub(crate) fn new(capacity: usize) -> Option<Self> {
+        let sets = capacity / WAYS;
+        if sets == 0 {
+            return None;
+        }
+        Some(Self {
+            sets: (0..sets).map(|_| Mutex::new(Set::default())).collect(),
+            hasher: RandomState::new(),
+            generation: AtomicU64::new(0),
+            #[cfg(test)]
+            hits: AtomicU64::new(0),
+        })
+    }
+
+    /// Entries the cache holds at most.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.sets.len() * WAYS
+    }
+
+    fn set(&self, text: &[u8]) -> Option<MutexGuard<'_, Set>> {
+        let hash = self.hasher.hash_one(text);
+        // Lemire's multiply-shift: a uniform index without a division.
+        let n = u128::try_from(self.sets.len()).ok()?;
+        let index = usize::try_from((u128::from(hash) * n) >> 64).ok()?;
+        // A panic while holding the lock leaves at worst a missing entry.
+        Some(self.sets.get(index)?.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Empties the cache when the key ring changed since it was filled.
+    fn observe(&self, generation: u64) {
+        // A load first: the common case writes nothing, so cores do not trade the line.
+        if self.generation.load(Ordering::Acquire) == generation {
+            return;
+        }
+        if self.generation.swap(generation, Ordering::AcqRel) != generation {
+            for set in self.sets.iter() {
+                *set.lock().unwrap_or_else(PoisonError::into_inner) = Set::default();
+            }
+        }
+    }
+
+    /// The opened contents of `text`, if it was verified under the key-ring `generation`
+    /// and its binding was last matched by `client`'s very inputs.
+    pub(crate) fn lookup(&self, text: &str, client: &ClientContext<'_>, generation: u64) -> Option<Hit> {
+        self.observe(generation);
+        let text = text.as_bytes();
+        let set = self.set(text)?;
+        let entry = set.ways.iter().flatten().find(|e| {
+            // Equal lengths first (the length is not secret), then every byte in constant
+            // time, so a near miss takes as long as a far one.
+            e.text.len() == text.len() && bool::from(e.text.ct_eq(text))
+        })?;
+        if entry.generation != generation || !entry.bound.matches(entry.claims.flags, client) {
+            return None;
+        }
+        #[cfg(test)]
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(Hit {
+            key_id: entry.key_id,
+            token_id: entry.token_id,
+            claims: entry.claims.clone(),
+        })
+    }
+
+    /// Records a token that opened (passed the AEAD) under `generation` and was accepted for
+    /// `client`. Replaces an older entry for the same text.
+    pub(crate) fn insert(
+        &self,
+        text: &str,
+        client: &ClientContext<'_>,
+        generation: u64,
+        key_id: KeyId,
+        token_id: TokenId,
+        claims: &Claims,
+    ) {
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        let Some(bound) = BoundClient::of(claims.flags, client) else {
+            return;
+        };
+        let text = text.as_bytes();
+        let Some(mut set) = self.set(text) else {
+            return;
+        };
+        let entry = Box::new(Entry {
+            text: Zeroizing::new(Box::from(text)),
+            generation,
+            key_id,
+            token_id,
+            claims: claims.clone(),
+            bound,
+        });
+        let same = set
+            .ways
+            .iter()
+            .position(|w| w.as_ref().is_some_and(|e| e.text.len() == text.len() && bool::from(e.text.ct_eq(text))));
+        let free = set.ways.iter().position(Option::is_none);
+        let way = match same.or(free) {
+            Some(way) => way,
+            None => {
+                let way = set.next % WAYS;
+                set.next = (way + 1) % WAYS;
+                way
+            }
+        };
+        if let Some(slot) = set.ways.get_mut(way) {
+            *slot = Some(entry);
+        }
+    }
+
+    /// Forgets `text` (its verdict must be recomputed from scratch).
+    pub(crate) fn remove(&self, text: &str) {
+        let text = text.as_bytes();
+        if let Some(mut set) = self.set(text) {
+            for way in set.ways.iter_mut() {
+                if way
+                    .as_ref()
+                    .is_some_and(|e| e.text.len() == text.len() && bool::from(e.text.ct_eq(text)))
+                {
+                    *way = None;
+                }
+            }
+        }
+    }
+
+    /// Lookups answered from the cache so far.
+    #[cfg(test)]
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Entries currently held (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.sets
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).ways.iter().flatten().count())
+            .sum()
+    }
+}
