@@ -1,6 +1,8 @@
 //! The request path: token text and client context in, a verified session (and maybe a
 //! replacement token) or an opaque rejection out.
 
+use std::sync::Arc;
+
 use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
 use crate::revocation::Durability;
@@ -191,15 +193,16 @@ impl SessionManager {
         let binding = self.check_binding(&opened, client);
         let standing = standing.map_err(refuse)?;
         binding.map_err(refuse)?;
+        let claims = Arc::new(opened.claims);
         if let Some((cache, generation)) = cache {
             // Only a token that passed the AEAD, for the client inputs it was just matched with.
-            cache.insert(token, client, generation, opened.key_id, opened.token_id, &opened.claims);
+            cache.insert(token, client, generation, opened.key_id, opened.token_id, &claims);
         }
         let session = Session {
             key_id: opened.key_id,
             token_id: opened.token_id,
-            privilege: opened.claims.privilege,
-            claims: opened.claims,
+            privilege: claims.privilege,
+            claims,
             grace_copy: matches!(standing, Standing::InGrace),
         };
         self.accepted(session, client, now, rotate)

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -77,7 +77,9 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
-            let shared = admit(&manager, &config, &parts, provenance);
+            // Both handles move into the request's shared state: no further reference counts.
+            let shared = admit(manager, config, &parts, provenance);
+            let config = &*shared.settings;
             let refused = match shared.lock().proof {
                 ProofState::Refused(code) => Some(code),
                 _ => None,
@@ -117,13 +119,8 @@ fn status_only<B: Default>(status: StatusCode) -> Response<B> {
 }
 
 /// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
-fn admit(
-    manager: &Arc<SessionManager>,
-    config: &Arc<Settings>,
-    parts: &Parts,
-    provenance: Provenance,
-) -> Shared {
-    let client = client_of(config, parts);
+fn admit(manager: Arc<SessionManager>, config: Arc<Settings>, parts: &Parts, provenance: Provenance) -> Shared {
+    let client = client_of(&config, parts);
 
     if query_has_token(parts, config.cookie.name()) {
         manager.emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
@@ -136,9 +133,9 @@ fn admit(
         credential: Credential::None,
         proof: ProofState::Absent,
     };
-    let presented = present(manager, config, parts, &mut state);
+    let presented = present(&manager, &config, parts, &mut state);
     let presented = match &config.dpop {
-        Some(dpop) => dpop::admit(dpop, manager, config, parts, &mut state, presented),
+        Some(dpop) => dpop::admit(dpop, &manager, &config, parts, &mut state, presented),
         None => presented,
     };
     if let Some(token) = presented {
@@ -164,11 +161,7 @@ fn admit(
             Err(_) => {}
         }
     }
-    Shared {
-        manager: manager.clone(),
-        state: Arc::new(Mutex::new(state)),
-        settings: config.clone(),
-    }
+    Shared::new(manager, state, config)
 }
 
 /// The token the request presents, and how: the session cookie first, else `Authorization`

@@ -1,0 +1,108 @@
+//! Runs one hot-path operation `n` times, for instruction counts under callgrind (wall-clock
+//! benches swing with machine load; instruction counts do not):
+//!
+//! ```text
+//! cargo build --release --example callgrind_ops
+//! for n in 1 20001; do valgrind --tool=callgrind --callgrind-out-file=cg.$n \
+//!     target/release/examples/callgrind_ops mint $n; done
+//! # instructions per op = (total(20001) − total(1)) / 20000
+//! ```
+//!
+//! Operations: `mint`, `open` (token only, `Sealer::open_at`), `cookie_mint`, `cookie_open`
+//! (cookie's private jar sealing the same claims bytes, as `benches/tokens.rs` does),
+//! `session_cold` (full verify, cache off), `session_cached` (the same token again, cache on).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sealed_session::revocation::{FilterConfig, MemoryStore};
+use sealed_session::token::{decode_claims, encode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId};
+use sealed_session::{
+    ClientContext, KeyId, KeyRing, KeyState, ManualClock, Policy, Privilege, Rotation, SessionKey, SessionManager,
+    UnixTime,
+};
+
+const NOW: UnixTime = UnixTime(1_795_000_000);
+
+fn claims() -> Claims {
+    Claims {
+        session_id: SessionId([7; 16]),
+        subject: Some("alice-01".into()),
+        privilege: Privilege::Authenticated,
+        epoch: Epoch::containing(NOW.saturating_add(Duration::from_secs(86_400))),
+        issued_at: NOW,
+        expires_at: UnixTime(NOW.0 + 1800),
+        session_deadline: UnixTime(NOW.0 + 86_400),
+        authenticated_at: NOW,
+        binding: BindingHash([9; 16]),
+        flags: Flags(Flags::BIND_IP | Flags::BIND_USER_AGENT),
+        app_data: Vec::new(),
+    }
+}
+
+fn manager(cache: usize) -> SessionManager {
+    let store = Arc::new(MemoryStore::new(FilterConfig::default()).unwrap());
+    SessionManager::builder(KeyRing::generate().unwrap(), "bench", store)
+        .with_policy(Policy::default().with_rotation(Rotation::Off))
+        .with_clock(Arc::new(ManualClock::new(NOW)))
+        .with_verify_cache(cache)
+        .build()
+        .unwrap()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let op = args.next().expect("operation");
+    let n: u64 = args.next().expect("count").parse().unwrap();
+    let claims = claims();
+    let keys = KeyRing::empty()
+        .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes([0x42; 32]))
+        .unwrap();
+    let sealer = Sealer::new(keys, "bank").unwrap();
+    let token = sealer.mint(&claims).unwrap().expose_secret().to_owned();
+    let cookie_key = cookie::Key::derive_from(&[0x42; 32]);
+    let cookie_value = || {
+        let mut out = Vec::with_capacity(128);
+        encode_claims(&claims, &mut out).unwrap();
+        URL_SAFE_NO_PAD.encode(out)
+    };
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&cookie_key)
+        .add(cookie::Cookie::new("session", cookie_value()));
+    let sealed_cookie = jar.get("session").unwrap().clone();
+    let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"));
+    let (cold, cached) = (manager(0), manager(10_000));
+    let session_token = |m: &SessionManager| {
+        let t = m.authenticate(None, "alice-01", Privilege::Authenticated, &client).unwrap().token;
+        t.expose_secret().to_owned()
+    };
+    let (cold_token, cached_token) = (session_token(&cold), session_token(&cached));
+    for _ in 0..n {
+        match op.as_str() {
+            "mint" => drop(black_box(sealer.mint(black_box(&claims)).unwrap())),
+            "open" => drop(black_box(sealer.open_at(black_box(&token), NOW).unwrap())),
+            "cookie_mint" => {
+                jar.private_mut(&cookie_key)
+                    .add(cookie::Cookie::new("session", cookie_value()));
+                black_box(jar.get("session").unwrap().value().len());
+            }
+            "cookie_open" => {
+                let opened = cookie::CookieJar::new()
+                    .private(&cookie_key)
+                    .decrypt(sealed_cookie.clone())
+                    .unwrap();
+                let mut buf = [0u8; 128];
+                let len = URL_SAFE_NO_PAD.decode_slice(opened.value(), &mut buf).unwrap();
+                let c = decode_claims(&buf[..len]).unwrap();
+                black_box(c.issued_at <= NOW && NOW < c.expires_at);
+            }
+            "session_cold" => drop(black_box(cold.verify_at(black_box(&cold_token), &client, NOW).unwrap())),
+            "session_cached" => drop(black_box(cached.verify_at(black_box(&cached_token), &client, NOW).unwrap())),
+            other => panic!("unknown operation {other}"),
+        }
+    }
+}
