@@ -87,7 +87,14 @@ fn verify(c: &mut Criterion) {
     // filter probes, times and rotation are still checked. The peers have no cache.
     let cached = fixture_with_cache(10_000);
     g.bench_function("verify_cached", |b| {
-        b.iter(|| black_box(cached.manager.verify_at(black_box(&cached.token), &ctx, NOW).unwrap()))
+        b.iter(|| {
+            black_box(
+                cached
+                    .manager
+                    .verify_at(black_box(&cached.token), &ctx, NOW)
+                    .unwrap(),
+            )
+        })
     });
     // A miss with the cache on: 64 tokens through a 4-entry cache, so every verify opens its
     // token and then records it (the cold path's extra cost when the cache is on).

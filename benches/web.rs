@@ -132,7 +132,11 @@ fn web(c: &mut Criterion) {
         b.iter(|| rt.block_on(call(black_box(&uncached), Some(&cookie))))
     });
     g.bench_function("verify_only_uncached", |b| {
-        b.iter(|| uncached_manager.verify(black_box(&token), black_box(&client)).unwrap())
+        b.iter(|| {
+            uncached_manager
+                .verify(black_box(&token), black_box(&client))
+                .unwrap()
+        })
     });
     g.finish();
 }

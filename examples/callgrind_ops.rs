@@ -8,6 +8,8 @@
 //! # instructions per op = (total(20001) − total(1)) / 20000
 //! ```
 //!
+//! `callgrind_ops race 200 mint,cookie_mint` instead times interleaved batches (see `race`).
+//!
 //! Operations: `mint`, `open` (token only, `Sealer::open_at`), `cookie_mint`, `cookie_open`
 //! (cookie's private jar sealing the same claims bytes, as `benches/tokens.rs` does),
 //! `session_cold` (full verify, cache off), `session_cached` (the same token again, cache on).
@@ -20,10 +22,12 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sealed_session::revocation::{FilterConfig, MemoryStore};
-use sealed_session::token::{decode_claims, encode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId};
+use sealed_session::token::{
+    decode_claims, encode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId,
+};
 use sealed_session::{
-    ClientContext, KeyId, KeyRing, KeyState, ManualClock, Policy, Privilege, Rotation, SessionKey, SessionManager,
-    UnixTime,
+    ClientContext, KeyId, KeyRing, KeyState, ManualClock, Policy, Privilege, Rotation, SessionKey,
+    SessionManager, UnixTime,
 };
 
 const NOW: UnixTime = UnixTime(1_795_000_000);
@@ -74,35 +78,68 @@ fn main() {
     jar.private_mut(&cookie_key)
         .add(cookie::Cookie::new("session", cookie_value()));
     let sealed_cookie = jar.get("session").unwrap().clone();
-    let client = ClientContext::new("203.0.113.7".parse().ok(), Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"));
+    let client = ClientContext::new(
+        "203.0.113.7".parse().ok(),
+        Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"),
+    );
     let (cold, cached) = (manager(0), manager(10_000));
     let session_token = |m: &SessionManager| {
-        let t = m.authenticate(None, "alice-01", Privilege::Authenticated, &client).unwrap().token;
+        let t = m
+            .authenticate(None, "alice-01", Privilege::Authenticated, &client)
+            .unwrap()
+            .token;
         t.expose_secret().to_owned()
     };
     let (cold_token, cached_token) = (session_token(&cold), session_token(&cached));
-    for _ in 0..n {
-        match op.as_str() {
-            "mint" => drop(black_box(sealer.mint(black_box(&claims)).unwrap())),
-            "open" => drop(black_box(sealer.open_at(black_box(&token), NOW).unwrap())),
-            "cookie_mint" => {
-                jar.private_mut(&cookie_key)
-                    .add(cookie::Cookie::new("session", cookie_value()));
-                black_box(jar.get("session").unwrap().value().len());
-            }
-            "cookie_open" => {
-                let opened = cookie::CookieJar::new()
-                    .private(&cookie_key)
-                    .decrypt(sealed_cookie.clone())
-                    .unwrap();
-                let mut buf = [0u8; 128];
-                let len = URL_SAFE_NO_PAD.decode_slice(opened.value(), &mut buf).unwrap();
-                let c = decode_claims(&buf[..len]).unwrap();
-                black_box(c.issued_at <= NOW && NOW < c.expires_at);
-            }
-            "session_cold" => drop(black_box(cold.verify_at(black_box(&cold_token), &client, NOW).unwrap())),
-            "session_cached" => drop(black_box(cached.verify_at(black_box(&cached_token), &client, NOW).unwrap())),
-            other => panic!("unknown operation {other}"),
+    let mut one = |op: &str| match op {
+        "mint" => drop(black_box(sealer.mint(black_box(&claims)).unwrap())),
+        "open" => drop(black_box(sealer.open_at(black_box(&token), NOW).unwrap())),
+        "cookie_mint" => {
+            jar.private_mut(&cookie_key)
+                .add(cookie::Cookie::new("session", cookie_value()));
+            black_box(jar.get("session").unwrap().value().len());
         }
+        "cookie_open" => {
+            let opened = cookie::CookieJar::new()
+                .private(&cookie_key)
+                .decrypt(sealed_cookie.clone())
+                .unwrap();
+            let mut buf = [0u8; 128];
+            let len = URL_SAFE_NO_PAD.decode_slice(opened.value(), &mut buf).unwrap();
+            let c = decode_claims(&buf[..len]).unwrap();
+            black_box(c.issued_at <= NOW && NOW < c.expires_at);
+        }
+        "session_cold" => drop(black_box(
+            cold.verify_at(black_box(&cold_token), &client, NOW).unwrap(),
+        )),
+        "session_cached" => drop(black_box(
+            cached.verify_at(black_box(&cached_token), &client, NOW).unwrap(),
+        )),
+        other => panic!("unknown operation {other}"),
+    };
+    let mut run = |op: &str, n: u64| {
+        for _ in 0..n {
+            one(op);
+        }
+    };
+    // `race OP1,OP2,... ROUNDS`: interleaved batches of 1,000, so a load spike on this shared
+    // machine hits every operation alike; prints each one's fastest and median batch.
+    if op == "race" {
+        let ops: Vec<&str> = args.next().expect("operations").leak().split(',').collect();
+        let rounds = usize::try_from(n).unwrap();
+        let mut times = vec![Vec::with_capacity(rounds); ops.len()];
+        for _ in 0..rounds {
+            for (i, op) in ops.iter().enumerate() {
+                let start = std::time::Instant::now();
+                run(op, 1000);
+                times[i].push(start.elapsed().as_nanos() as f64 / 1000.0);
+            }
+        }
+        for (op, mut t) in ops.iter().zip(times) {
+            t.sort_by(f64::total_cmp);
+            println!("{op:16} min {:8.1} ns  median {:8.1} ns", t[0], t[t.len() / 2]);
+        }
+        return;
     }
+    run(&op, n);
 }

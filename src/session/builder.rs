@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cache::{VerifiedCache, DEFAULT_CAPACITY};
 use super::events::{EventSink, TracingSink};
 use super::flood::{FloodDetector, FloodPolicy, SourceLimiter};
 use super::manager::SessionManager;
-use super::cache::{VerifiedCache, DEFAULT_CAPACITY};
 use super::policy::Policy;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, PolicyError};

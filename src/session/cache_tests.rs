@@ -56,7 +56,11 @@ impl World {
             .with_verify_cache(cache)
             .build()
             .unwrap();
-        Self { manager, store, clock }
+        Self {
+            manager,
+            store,
+            clock,
+        }
     }
 }
 
@@ -69,14 +73,32 @@ fn client(i: usize) -> ClientContext<'static> {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Mint { session: usize, subject: usize, elevated: bool, client: usize },
-    Verify { token: usize, client: usize },
-    RevokeSession { token: usize },
-    RevokeToken { token: usize },
-    LogoutEverywhere { subject: usize },
+    Mint {
+        session: usize,
+        subject: usize,
+        elevated: bool,
+        client: usize,
+    },
+    Verify {
+        token: usize,
+        client: usize,
+    },
+    RevokeSession {
+        token: usize,
+    },
+    RevokeToken {
+        token: usize,
+    },
+    LogoutEverywhere {
+        subject: usize,
+    },
     KillSwitch,
-    Advance { secs: u64 },
-    Keys { version: u8 },
+    Advance {
+        secs: u64,
+    },
+    Keys {
+        version: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -131,14 +153,23 @@ fn run(ops: &[Op], policy: Policy) -> Result<u64, TestCaseError> {
     let mut counter = 0u8;
     for op in ops {
         match *op {
-            Op::Mint { session, subject, elevated, client: c } => {
+            Op::Mint {
+                session,
+                subject,
+                elevated,
+                client: c,
+            } => {
                 let now = Clock::now(&cached.clock);
                 let deadline = now.saturating_add(Duration::from_secs(8 * 3600));
                 counter = counter.wrapping_add(1);
                 let claims = Claims {
                     session_id: SessionId([u8::try_from(session).unwrap() + 1; 16]),
                     subject: Some(SUBJECTS[subject].into()),
-                    privilege: if elevated { Privilege::Elevated } else { Privilege::Authenticated },
+                    privilege: if elevated {
+                        Privilege::Elevated
+                    } else {
+                        Privilege::Authenticated
+                    },
                     epoch: Epoch::containing(deadline),
                     issued_at: now,
                     expires_at: now.saturating_add(Duration::from_secs(1800)),
@@ -157,24 +188,41 @@ fn run(ops: &[Op], policy: Policy) -> Result<u64, TestCaseError> {
                     continue;
                 };
                 let text = sealed.token.expose_secret().to_owned();
-                tokens.push((text, sealed.claims.epoch, sealed.claims.session_id, sealed.token_id.0));
+                tokens.push((
+                    text,
+                    sealed.claims.epoch,
+                    sealed.claims.session_id,
+                    sealed.token_id.0,
+                ));
             }
             Op::Verify { token, client: c } => {
-                let Some((text, ..)) = tokens.get(token % tokens.len().max(1)) else { continue };
+                let Some((text, ..)) = tokens.get(token % tokens.len().max(1)) else {
+                    continue;
+                };
                 let a = verdict(&cached.manager, text, &client(c));
                 let b = verdict(&cold.manager, text, &client(c));
                 prop_assert_eq!(a, b, "ops: {:?}", ops);
             }
             Op::RevokeSession { token } | Op::RevokeToken { token } => {
-                let Some((_, epoch, sid, tid)) = tokens.get(token % tokens.len().max(1)) else { continue };
-                let id = if matches!(op, Op::RevokeSession { .. }) { sid.0 } else { *tid };
+                let Some((_, epoch, sid, tid)) = tokens.get(token % tokens.len().max(1)) else {
+                    continue;
+                };
+                let id = if matches!(op, Op::RevokeSession { .. }) {
+                    sid.0
+                } else {
+                    *tid
+                };
                 for w in [&cached, &cold] {
-                    w.store.revoke_with(Revocation::Id { epoch: *epoch, id }, Durability::Local).unwrap();
+                    w.store
+                        .revoke_with(Revocation::Id { epoch: *epoch, id }, Durability::Local)
+                        .unwrap();
                 }
             }
             Op::LogoutEverywhere { subject } => {
                 for w in [&cached, &cold] {
-                    w.manager.logout_everywhere(SUBJECTS[subject], &client(0)).unwrap();
+                    w.manager
+                        .logout_everywhere(SUBJECTS[subject], &client(0))
+                        .unwrap();
                 }
             }
             Op::KillSwitch => {
@@ -221,11 +269,19 @@ proptest! {
 /// The property above is not vacuous: repeated verifies are answered from the cache.
 #[test]
 fn repeated_verifies_hit_the_cache() {
-    let ops: Vec<Op> = std::iter::once(Op::Mint { session: 0, subject: 0, elevated: false, client: 0 })
-        .chain((0..10).map(|_| Op::Verify { token: 0, client: 0 }))
-        .chain([Op::Verify { token: 0, client: 1 }, Op::Verify { token: 0, client: 1 }])
-        .chain([Op::RevokeToken { token: 0 }, Op::Verify { token: 0, client: 1 }])
-        .collect();
+    let ops: Vec<Op> = std::iter::once(Op::Mint {
+        session: 0,
+        subject: 0,
+        elevated: false,
+        client: 0,
+    })
+    .chain((0..10).map(|_| Op::Verify { token: 0, client: 0 }))
+    .chain([
+        Op::Verify { token: 0, client: 1 },
+        Op::Verify { token: 0, client: 1 },
+    ])
+    .chain([Op::RevokeToken { token: 0 }, Op::Verify { token: 0, client: 1 }])
+    .collect();
     let hits = run(&ops, Policy::default().with_rotation(Rotation::Off)).unwrap();
     // 9 repeats from client 0, then client 1 misses once (other raw inputs) and hits once;
     // the revoked token's verify is a hit refused by its standing, so recomputed cold.
@@ -240,12 +296,20 @@ fn key_changes_empty_the_cache_and_capacity_bounds_it() {
     assert_eq!(cache.capacity(), 8);
     let c = client(0);
     for _ in 0..40 {
-        let t = world.manager.authenticate(None, "alice", Privilege::Authenticated, &c).unwrap().token;
+        let t = world
+            .manager
+            .authenticate(None, "alice", Privilege::Authenticated, &c)
+            .unwrap()
+            .token;
         let _ = world.manager.verify(t.expose_secret(), &c).unwrap();
     }
     assert!(cache.len() <= 8 && cache.len() > 0, "{}", cache.len());
     world.manager.replace_keys(ring(1)).unwrap();
-    let t = world.manager.authenticate(None, "alice", Privilege::Authenticated, &c).unwrap().token;
+    let t = world
+        .manager
+        .authenticate(None, "alice", Privilege::Authenticated, &c)
+        .unwrap()
+        .token;
     let _ = world.manager.verify(t.expose_secret(), &c).unwrap();
     assert_eq!(cache.len(), 1);
 }

@@ -7,10 +7,10 @@ use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
 use crate::revocation::Durability;
 use crate::session::binding::ClientContext;
+use crate::session::cache::{Hit, VerifiedCache};
 use crate::session::manager::SessionManager;
 use crate::session::policy::{MismatchAction, Rotation};
 use crate::session::{Session, Verified};
-use crate::session::cache::{Hit, VerifiedCache};
 use crate::token::claims::{BindingHash, Claims, Flags, Privilege, TokenId};
 use crate::token::sealer::Opened;
 
@@ -229,7 +229,12 @@ impl SessionManager {
     }
 
     /// Kill switch, logout-everywhere cutoff, then the filter (session id, token id).
-    fn check_standing(&self, claims: &Claims, token_id: &TokenId, now: UnixTime) -> Result<Standing, (Reason, bool)> {
+    fn check_standing(
+        &self,
+        claims: &Claims,
+        token_id: &TokenId,
+        now: UnixTime,
+    ) -> Result<Standing, (Reason, bool)> {
         let set = self.store.set();
         if set.kill_switch().is_some_and(|before| claims.issued_at < before) {
             return Err((Reason::Revoked, false));

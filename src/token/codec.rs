@@ -275,7 +275,10 @@ mod tests {
         if !rest.is_empty() || postcard::to_allocvec(&w).ok()? != bytes {
             return None;
         }
-        if w.subject.len() > MAX_SUBJECT_LEN || w.app_data.len() > MAX_APP_DATA_LEN || w.flags & !Flags::KNOWN != 0 {
+        if w.subject.len() > MAX_SUBJECT_LEN
+            || w.app_data.len() > MAX_APP_DATA_LEN
+            || w.flags & !Flags::KNOWN != 0
+        {
             return None;
         }
         let issued_at = UnixTime(TIME_ORIGIN.0.checked_add(w.issued_at)?);

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use super::aead::{self, KEY_LEN, NONCE_LEN};
 use super::claims::{BindingHash, Claims, TokenId};
 use super::codec;
-use super::wire::{self, UntrustedToken, HEADER_LEN, VERSION};
+use super::wire::{self, Parts, HEADER_LEN, VERSION};
 use crate::clock::UnixTime;
 use crate::error::{ClaimsError, ConfigError, KeyRingError, Reason, Rejected};
 use crate::keys::{KeyId, KeyRing, Keys, RingKey};
@@ -544,21 +544,20 @@ impl Sealer {
     /// # Ok::<(), sealed_session::ConfigError>(())
     /// ```
     pub fn open_at(&self, token: &str, now: UnixTime) -> Result<Opened, Rejected> {
-        let mut untrusted = UntrustedToken::parse(token)?;
-        self.open_parsed(&mut untrusted, now)
-    }
-
-    /// Opens in place: the 429-byte buffer is decrypted where it lies, never moved.
-    fn open_parsed(&self, token: &mut UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
+        // Decoded, decrypted and decoded again where it lies: the text is read once into this
+        // buffer, and nothing of the token is copied after that.
+        let mut buf = [0u8; wire::MAX_TOKEN_BYTES];
+        let len = wire::decode_into(token, &mut buf)?;
+        let parts = Parts::split(buf.get_mut(..len).unwrap_or_default()).ok_or(Reason::Malformed)?;
         let ring = self.keys.load_at(now);
-        let key = ring.opening_key(token.key_id())?;
-        let parts = token.parts_mut().ok_or(Reason::Malformed)?;
+        let [_, key_id] = parts.header;
+        let key = ring.opening_key(KeyId(key_id))?;
         let aad = self.aad(parts.header);
         aead::open_in_place(&key.seal, &parts.nonce, &aad, parts.ciphertext, &parts.tag)
             .map_err(|_| Reason::Forged)?;
-        let claims = Claims::decode(parts.ciphertext);
+        let claims = codec::decode(parts.ciphertext).map(codec::ClaimsRef::to_owned_claims);
         parts.ciphertext.zeroize();
-        let claims = claims?;
+        let claims = claims.ok_or(Reason::BadClaims)?;
         self.check_times(&claims, now)?;
         Ok(Opened {
             key_id: key.id,

@@ -119,7 +119,12 @@ fn status_only<B: Default>(status: StatusCode) -> Response<B> {
 }
 
 /// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
-fn admit(manager: Arc<SessionManager>, config: Arc<Settings>, parts: &Parts, provenance: Provenance) -> Shared {
+fn admit(
+    manager: Arc<SessionManager>,
+    config: Arc<Settings>,
+    parts: &Parts,
+    provenance: Provenance,
+) -> Shared {
     let client = client_of(&config, parts);
 
     if query_has_token(parts, config.cookie.name()) {
