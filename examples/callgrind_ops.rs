@@ -12,7 +12,10 @@
 //!
 //! Operations: `mint`, `open` (token only, `Sealer::open_at`), `cookie_mint`, `cookie_open`
 //! (cookie's private jar sealing the same claims bytes, as `benches/tokens.rs` does),
-//! `session_cold` (full verify, cache off), `session_cached` (the same token again, cache on).
+//! `session_cold` (full verify, cache off), `session_cached` (the same token again, cache on),
+//! `session_miss` / `session_cold64` (64 tokens through a 4-entry cache / no cache),
+//! `web_bare`, `web_no_cookie`, `web_cookie`, `web_cookie_uncached` (one request through
+//! an axum router, alone or behind `SessionLayer`, as `benches/web.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
@@ -25,12 +28,31 @@ use sealed_session::revocation::{FilterConfig, MemoryStore};
 use sealed_session::token::{
     decode_claims, encode_claims, BindingHash, Claims, Epoch, Flags, Sealer, SessionId,
 };
+use sealed_session::web::SessionLayer;
 use sealed_session::{
     ClientContext, KeyId, KeyRing, KeyState, ManualClock, Policy, Privilege, Rotation, SessionKey,
     SessionManager, UnixTime,
 };
+use tower::ServiceExt;
 
 const NOW: UnixTime = UnixTime(1_795_000_000);
+const WEB_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) bench";
+
+fn web_request(cookie: Option<&str>) -> http::Request<axum::body::Body> {
+    let mut b = http::Request::get("/")
+        .header(http::header::HOST, "127.0.0.1:8080")
+        .header(http::header::USER_AGENT, WEB_USER_AGENT);
+    if let Some(c) = cookie {
+        b = b.header(http::header::COOKIE, c);
+    }
+    let mut req = b.body(axum::body::Body::empty()).unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40_000,
+        ))));
+    req
+}
 
 fn claims() -> Claims {
     Claims {
@@ -91,6 +113,45 @@ fn main() {
         t.expose_secret().to_owned()
     };
     let (cold_token, cached_token) = (session_token(&cold), session_token(&cached));
+    // 64 tokens through a 4-entry cache (every verify misses and records), and without one.
+    let (small, none) = (manager(4), manager(0));
+    let small_tokens: Vec<String> = (0..64).map(|_| session_token(&small)).collect();
+    let none_tokens: Vec<String> = (0..64).map(|_| session_token(&none)).collect();
+    let mut turn = 0usize;
+    // The layer in process, as benches/web.rs drives it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (layered_manager, uncached_manager) = (Arc::new(manager(10_000)), Arc::new(manager(0)));
+    let web_client = ClientContext::new("127.0.0.1".parse().ok(), Some(WEB_USER_AGENT));
+    let web_cookie = |m: &SessionManager| {
+        let t = m
+            .authenticate(None, "alice", Privilege::Authenticated, &web_client)
+            .unwrap()
+            .token;
+        format!("session={}", t.expose_secret())
+    };
+    let (cookie_cached, cookie_uncached) = (web_cookie(&layered_manager), web_cookie(&uncached_manager));
+    let hello = || async { "hello, world\n" };
+    let bare = axum::Router::new().route("/", axum::routing::get(hello));
+    let layered = axum::Router::new()
+        .route("/", axum::routing::get(hello))
+        .layer(SessionLayer::new(layered_manager).dangerous_insecure_http());
+    let uncached_layer = axum::Router::new()
+        .route("/", axum::routing::get(hello))
+        .layer(SessionLayer::new(uncached_manager).dangerous_insecure_http());
+    let call = |router: &axum::Router, cookie: Option<&str>| {
+        rt.block_on(async {
+            let response = router.clone().oneshot(web_request(cookie)).await.unwrap();
+            assert!(response.status().is_success());
+            assert!(!response.headers().contains_key(http::header::SET_COOKIE));
+            axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap()
+                .len()
+        })
+    };
     let mut one = |op: &str| match op {
         "mint" => drop(black_box(sealer.mint(black_box(&claims)).unwrap())),
         "open" => drop(black_box(sealer.open_at(black_box(&token), NOW).unwrap())),
@@ -115,6 +176,22 @@ fn main() {
         "session_cached" => drop(black_box(
             cached.verify_at(black_box(&cached_token), &client, NOW).unwrap(),
         )),
+        "session_miss" => {
+            turn = (turn + 1) % 64;
+            drop(black_box(
+                small.verify_at(&small_tokens[turn], &client, NOW).unwrap(),
+            ));
+        }
+        "session_cold64" => {
+            turn = (turn + 1) % 64;
+            drop(black_box(
+                none.verify_at(&none_tokens[turn], &client, NOW).unwrap(),
+            ));
+        }
+        "web_bare" => drop(black_box(call(&bare, None))),
+        "web_no_cookie" => drop(black_box(call(&layered, None))),
+        "web_cookie" => drop(black_box(call(&layered, Some(&cookie_cached)))),
+        "web_cookie_uncached" => drop(black_box(call(&uncached_layer, Some(&cookie_uncached)))),
         other => panic!("unknown operation {other}"),
     };
     let mut run = |op: &str, n: u64| {

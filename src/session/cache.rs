@@ -104,6 +104,9 @@ impl BoundClient {
 /// One verified token. No `Debug`: the text is a bearer secret (wiped on drop).
 struct Entry {
     text: Zeroizing<Box<[u8]>>,
+    /// The keyed hash of the text ([`Slot`]): compared first, so the other entries of a set
+    /// cost one comparison each, not a pass over their text.
+    hash: u64,
     /// The key-ring generation it was opened under; any other generation makes it stale.
     generation: u64,
     key_id: KeyId,
@@ -111,6 +114,20 @@ struct Entry {
     claims: Arc<Claims>,
     bound: BoundClient,
 }
+
+impl Entry {
+    /// Whether this entry is the token `text` (whose keyed hash is `slot`). The hash is
+    /// compared first: equal hashes of different texts need the prefix the hash covers,
+    /// which includes the token's random nonce, so only a holder of that prefix could tell
+    /// the two outcomes apart by their timing.
+    fn is(&self, slot: Slot, text: &[u8]) -> bool {
+        self.hash == slot.0 && same_text(&self.text, text)
+    }
+}
+
+/// A text's keyed hash: chooses its set and prefilters the comparisons.
+#[derive(Clone, Copy)]
+pub(crate) struct Slot(u64);
 
 #[derive(Default)]
 struct Set {
@@ -152,15 +169,20 @@ impl VerifiedCache {
         self.sets.len() * WAYS
     }
 
-    fn set(&self, text: &[u8]) -> Option<MutexGuard<'_, Set>> {
+    /// The keyed hash of `text`, computed once per verify for the lookup and the insertion.
+    pub(crate) fn slot(&self, text: &str) -> Slot {
         // The set comes from the text's first 36 characters: header, the 24-byte random
         // nonce the server drew, and a little ciphertext. The nonce makes them unique per
         // minted token, and hashing a third of a typical token halves a hit's cost; which
         // entry matches is still decided by the whole text.
-        let hash = self.hasher.hash_one(text.get(..INDEXED_PREFIX).unwrap_or(text));
+        let text = text.as_bytes();
+        Slot(self.hasher.hash_one(text.get(..INDEXED_PREFIX).unwrap_or(text)))
+    }
+
+    fn set(&self, slot: Slot) -> Option<MutexGuard<'_, Set>> {
         // Lemire's multiply-shift: a uniform index without a division.
         let n = u128::try_from(self.sets.len()).ok()?;
-        let index = usize::try_from((u128::from(hash) * n) >> 64).ok()?;
+        let index = usize::try_from((u128::from(slot.0) * n) >> 64).ok()?;
         // A panic while holding the lock leaves at worst a missing entry.
         Some(
             self.sets
@@ -185,11 +207,17 @@ impl VerifiedCache {
 
     /// The opened contents of `text`, if it was verified under the key-ring `generation`
     /// and its binding was last matched by `client`'s very inputs.
-    pub(crate) fn lookup(&self, text: &str, client: &ClientContext<'_>, generation: u64) -> Option<Hit> {
+    pub(crate) fn lookup(
+        &self,
+        slot: Slot,
+        text: &str,
+        client: &ClientContext<'_>,
+        generation: u64,
+    ) -> Option<Hit> {
         self.observe(generation);
         let text = text.as_bytes();
-        let set = self.set(text)?;
-        let entry = set.ways.iter().flatten().find(|e| same_text(&e.text, text))?;
+        let set = self.set(slot)?;
+        let entry = set.ways.iter().flatten().find(|e| e.is(slot, text))?;
         if entry.generation != generation || !entry.bound.matches(entry.claims.flags, client) {
             return None;
         }
@@ -204,8 +232,10 @@ impl VerifiedCache {
 
     /// Records a token that opened (passed the AEAD) under `generation` and was accepted for
     /// `client`. Replaces an older entry for the same text.
+    #[allow(clippy::too_many_arguments)] // what was verified, and under which state
     pub(crate) fn insert(
         &self,
+        slot: Slot,
         text: &str,
         client: &ClientContext<'_>,
         generation: u64,
@@ -220,11 +250,12 @@ impl VerifiedCache {
             return;
         };
         let text = text.as_bytes();
-        let Some(mut set) = self.set(text) else {
+        let Some(mut set) = self.set(slot) else {
             return;
         };
         let entry = Box::new(Entry {
             text: Zeroizing::new(Box::from(text)),
+            hash: slot.0,
             generation,
             key_id,
             token_id,
@@ -234,7 +265,7 @@ impl VerifiedCache {
         let same = set
             .ways
             .iter()
-            .position(|w| w.as_ref().is_some_and(|e| same_text(&e.text, text)));
+            .position(|w| w.as_ref().is_some_and(|e| e.is(slot, text)));
         let free = set.ways.iter().position(Option::is_none);
         let way = match same.or(free) {
             Some(way) => way,
@@ -250,11 +281,11 @@ impl VerifiedCache {
     }
 
     /// Forgets `text` (its verdict must be recomputed from scratch).
-    pub(crate) fn remove(&self, text: &str) {
+    pub(crate) fn remove(&self, slot: Slot, text: &str) {
         let text = text.as_bytes();
-        if let Some(mut set) = self.set(text) {
+        if let Some(mut set) = self.set(slot) {
             for way in set.ways.iter_mut() {
-                if way.as_ref().is_some_and(|e| same_text(&e.text, text)) {
+                if way.as_ref().is_some_and(|e| e.is(slot, text)) {
                     *way = None;
                 }
             }

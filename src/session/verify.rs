@@ -7,7 +7,7 @@ use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
 use crate::revocation::Durability;
 use crate::session::binding::ClientContext;
-use crate::session::cache::{Hit, VerifiedCache};
+use crate::session::cache::{Hit, Slot, VerifiedCache};
 use crate::session::manager::SessionManager;
 use crate::session::policy::{MismatchAction, Rotation};
 use crate::session::{Session, Verified};
@@ -122,15 +122,16 @@ impl SessionManager {
             return self.verify_cold(token, client, now, rotate, None);
         };
         let generation = self.sealer.keys().generation_at(now);
-        if let Some(hit) = cache.lookup(token, client, generation) {
+        let slot = cache.slot(token);
+        if let Some(hit) = cache.lookup(slot, token, client, generation) {
             match self.accept_cached(hit, client, now, rotate) {
                 Some(verdict) => return verdict,
                 // A refusal is decided as if the token had never been cached: same checks,
                 // same events, same cost, so its timing does not tell that it was.
-                None => cache.remove(token),
+                None => cache.remove(slot, token),
             }
         }
-        self.verify_cold(token, client, now, rotate, Some((cache, generation)))
+        self.verify_cold(token, client, now, rotate, Some((cache, generation, slot)))
     }
 
     /// A cached token: what opening and the binding MAC established is taken from the cache;
@@ -164,7 +165,7 @@ impl SessionManager {
         client: &ClientContext<'_>,
         now: UnixTime,
         rotate: Rotate,
-        cache: Option<(&VerifiedCache, u64)>,
+        cache: Option<(&VerifiedCache, u64, Slot)>,
     ) -> Result<Verified, Rejected> {
         let opened = self
             .sealer
@@ -194,9 +195,17 @@ impl SessionManager {
         let standing = standing.map_err(refuse)?;
         binding.map_err(refuse)?;
         let claims = Arc::new(opened.claims);
-        if let Some((cache, generation)) = cache {
+        if let Some((cache, generation, slot)) = cache {
             // Only a token that passed the AEAD, for the client inputs it was just matched with.
-            cache.insert(token, client, generation, opened.key_id, opened.token_id, &claims);
+            cache.insert(
+                slot,
+                token,
+                client,
+                generation,
+                opened.key_id,
+                opened.token_id,
+                &claims,
+            );
         }
         let session = Session {
             key_id: opened.key_id,

@@ -94,7 +94,11 @@ fn os_seeded() -> Result<ThreadRng, ConfigError> {
     SystemRandom::new()
         .fill(seed.as_mut())
         .map_err(|_| ConfigError::Randomness)?;
-    Ok(ReseedingRng::new(NonceCore::from_seed(*seed), RESEED_AFTER_BYTES, OsSeed))
+    Ok(ReseedingRng::new(
+        NonceCore::from_seed(*seed),
+        RESEED_AFTER_BYTES,
+        OsSeed,
+    ))
 }
 
 /// Fills `out` with cryptographically secure random bytes.

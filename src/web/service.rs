@@ -288,7 +288,11 @@ fn finish<B: Default + From<Bytes>>(
             response = bearer::refusal_response(refusal, credential.in_header(), challenges);
         }
     }
-    if proof != ProofState::Absent || credential == Credential::Dpop || has_dpop_challenge(&response) {
+    // Only a layer that takes DPoP issues nonces: no scan of the response's challenges else.
+    let dpop = config.dpop.is_some();
+    if dpop
+        && (proof != ProofState::Absent || credential == Credential::Dpop || has_dpop_challenge(&response))
+    {
         add_nonce(shared, config, response.headers_mut());
     }
     let settings = &shared.settings.cookie;
