@@ -318,7 +318,11 @@ mod tests {
         out
     }
 
-    fn wire_strategy() -> impl Strategy<Value = (u64, (u32, u32), u32, u32, u8, u8, String, Vec<u8>)> {
+    /// Wire field values: issued-at, (expires-in, deadline-in), authenticated-ago, epoch
+    /// offset, privilege, flags, subject, application data.
+    type WireValues = (u64, (u32, u32), u32, u32, u8, u8, String, Vec<u8>);
+
+    fn wire_strategy() -> impl Strategy<Value = WireValues> {
         (
             prop_oneof![0u64..1 << 40, any::<u64>()],
             (any::<u32>(), any::<u32>()),

@@ -86,8 +86,8 @@ where
             };
             if let Some(code) = refused {
                 // RFC 9449 §7.1: a refused proof is the request's answer, whatever the route.
-                let response = bearer::proof_refusal(code, challenges(&config, Credential::Dpop));
-                return Ok(finish(&shared, &config, response));
+                let response = bearer::proof_refusal(code, challenges(config, Credential::Dpop));
+                return Ok(finish(&shared, config, response));
             }
             let foreign = match provenance {
                 Provenance::Foreign => true,
@@ -99,15 +99,15 @@ where
             let ambient = !shared.lock().credential.in_header();
             if foreign && ambient && origin::is_state_changing(&parts.method) {
                 refuse_foreign(&shared).await;
-                return Ok(finish(&shared, &config, status_only(StatusCode::FORBIDDEN)));
+                return Ok(finish(&shared, config, status_only(StatusCode::FORBIDDEN)));
             }
             let body = match scan_form(&parts, Body::new(body), &shared, config.cookie.name()).await {
                 Ok(body) => body,
-                Err(status) => return Ok(finish(&shared, &config, status_only(status))),
+                Err(status) => return Ok(finish(&shared, config, status_only(status))),
             };
             parts.extensions.insert(shared.clone());
             let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(&shared, &config, response))
+            Ok(finish(&shared, config, response))
         })
     }
 }
