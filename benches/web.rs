@@ -6,7 +6,11 @@
 //! - `layer_no_cookie`: behind the layer, no cookie;
 //!
 //! and, to split the layer's cost, `verify_only`: `SessionManager::verify` of the same token
-//! with the same client, no HTTP at all.
+//! with the same client, no HTTP at all. The manager has the verified-token cache (the
+//! default), so both repeat a cached verify; `layer_valid_cookie_uncached` and
+//! `verify_only_uncached` are the same with the cache off (every request opens the token).
+//! The layer's own work is `layer_no_cookie − bare` without a token and
+//! `layer_valid_cookie − verify_only − bare` with one.
 //!
 //! The `web/api` group compares the API credentials on `POST /transfer`: `bearer`
 //! (`Authorization: Bearer`), `dpop` (`Authorization: DPoP` with a fresh ES256 proof, signed
@@ -100,6 +104,19 @@ fn web(c: &mut Criterion) {
         assert!(r.status().is_success() && !r.headers().contains_key(header::SET_COOKIE));
     });
 
+    // The same with the verified-token cache off: every request opens its token (the
+    // figures before the cache; the peers have no cache).
+    let uncached_manager = Arc::new(
+        SessionManager::builder(verifier.keys().clone(), "bench", verifier.store().clone())
+            .with_policy(Policy::default().with_rotation(Rotation::Off))
+            .with_verify_cache(0)
+            .build()
+            .unwrap(),
+    );
+    let uncached = Router::new()
+        .route("/", get(hello))
+        .layer(SessionLayer::new(uncached_manager.clone()).dangerous_insecure_http());
+
     let mut g = c.benchmark_group("web");
     g.bench_function("bare", |b| b.iter(|| rt.block_on(call(black_box(&bare), None))));
     g.bench_function("layer_valid_cookie", |b| {
@@ -110,6 +127,16 @@ fn web(c: &mut Criterion) {
     });
     g.bench_function("verify_only", |b| {
         b.iter(|| verifier.verify(black_box(&token), black_box(&client)).unwrap())
+    });
+    g.bench_function("layer_valid_cookie_uncached", |b| {
+        b.iter(|| rt.block_on(call(black_box(&uncached), Some(&cookie))))
+    });
+    g.bench_function("verify_only_uncached", |b| {
+        b.iter(|| {
+            uncached_manager
+                .verify(black_box(&token), black_box(&client))
+                .unwrap()
+        })
     });
     g.finish();
 }

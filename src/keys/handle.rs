@@ -39,6 +39,9 @@ struct Inner {
     /// When the next scheduled change falls due (Unix seconds; `u64::MAX` for none): the hot
     /// path compares one atomic and recomputes only when a change is due.
     next_change: AtomicU64,
+    /// Counts the rings put in force: a verified-token cache keeps what it learned under one
+    /// generation only (spec/sessions.md, "Verified-token cache").
+    generation: AtomicU64,
     refresh: Mutex<()>,
 }
 
@@ -48,6 +51,7 @@ impl Inner {
             in_force: ArcSwap::from_pointee(ring.duplicate()),
             listed: ArcSwap::from_pointee(ring),
             next_change: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             refresh: Mutex::new(()),
         }
     }
@@ -227,6 +231,16 @@ impl Keys {
         self.0.in_force.load()
     }
 
+    /// The generation of the ring in force at `now` (applying a due scheduled change first,
+    /// as [`load_at`](Self::load_at) does). It changes whenever a ring is put in force: after
+    /// every replace, and at every scheduled activation or retirement.
+    pub(crate) fn generation_at(&self, now: UnixTime) -> u64 {
+        if now.0 >= self.0.next_change.load(Ordering::Acquire) {
+            self.refresh(now);
+        }
+        self.0.generation.load(Ordering::Acquire)
+    }
+
     fn refresh(&self, now: UnixTime) {
         // The guarded data is `()`: a panic elsewhere cannot leave it inconsistent.
         let _guard = self.0.refresh.lock().unwrap_or_else(PoisonError::into_inner);
@@ -235,6 +249,8 @@ impl Keys {
         }
         let listed = self.0.listed.load();
         self.0.in_force.store(Arc::new(listed.in_force_at(now)));
+        // After the store: whoever sees the new generation loads the new ring.
+        self.0.generation.fetch_add(1, Ordering::AcqRel);
         let next = next_change_after(&listed, now).map_or(u64::MAX, |t| t.0);
         self.0.next_change.store(next, Ordering::Release);
     }

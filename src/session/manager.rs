@@ -10,6 +10,7 @@ use crate::keys::{KeyRing, Keys};
 use crate::revocation::{Durability, Revocation, RevocationStore, StoreError};
 use crate::session::binding::ClientContext;
 use crate::session::builder::SessionManagerBuilder;
+use crate::session::cache::VerifiedCache;
 use crate::session::events::{EventKind, EventSink, SecurityEvent, SessionTag};
 use crate::session::flood::{FloodDetector, SourceLimiter};
 use crate::session::policy::Policy;
@@ -45,6 +46,8 @@ pub struct SessionManager {
     pub(crate) flood: FloodDetector,
     pub(crate) limiter: SourceLimiter,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Verified tokens of this node (`None` when built with a capacity of 0).
+    pub(crate) cache: Option<VerifiedCache>,
 }
 
 impl SessionManager {

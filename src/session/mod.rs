@@ -3,6 +3,9 @@
 
 pub(crate) mod binding;
 pub(crate) mod builder;
+pub(crate) mod cache;
+#[cfg(test)]
+mod cache_tests;
 pub(crate) mod events;
 pub(crate) mod flood;
 mod handle;

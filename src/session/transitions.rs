@@ -1,6 +1,8 @@
 //! Privilege changes. Each consumes the verified session, revokes its token durably first,
 //! then mints a successor with a fresh nonce: nothing ever adopts a client's identifier.
 
+use std::sync::Arc;
+
 use crate::clock::UnixTime;
 use crate::revocation::{Durability, Revocation};
 use crate::session::binding::ClientContext;
@@ -234,7 +236,7 @@ impl SessionManager {
     ) -> Result<Minted, TransitionError> {
         let durability = Self::durability_for(session, durability);
         self.retire_token(session.claims.epoch, &session.token_id, now, durability)?;
-        let mut claims = session.claims.clone();
+        let mut claims = Claims::clone(&session.claims);
         claims.privilege = level;
         claims.authenticated_at = reauthenticated.unwrap_or(claims.authenticated_at);
         self.mint_claims(claims, client, now)
@@ -338,7 +340,7 @@ impl SessionManager {
             key_id: sealed.key_id,
             token_id: sealed.token_id,
             privilege: sealed.claims.privilege,
-            claims: sealed.claims,
+            claims: Arc::new(sealed.claims),
             grace_copy: false,
         };
         Ok(Minted {

@@ -1,5 +1,7 @@
 //! What the request path hands to application code: verified sessions and minted tokens.
 
+use std::sync::Arc;
+
 use crate::clock::UnixTime;
 use crate::error::ConfigError;
 use crate::keys::KeyId;
@@ -31,7 +33,9 @@ use crate::token::sealer::SealedToken;
 pub struct Session {
     pub(crate) key_id: KeyId,
     pub(crate) token_id: TokenId,
-    pub(crate) claims: Claims,
+    /// Shared with the verified-token cache: a cached verify hands out the claims without
+    /// copying them.
+    pub(crate) claims: Arc<Claims>,
     pub(crate) privilege: Privilege,
     /// The token was already replaced and was accepted only inside the grace window: a
     /// weaker copy that acts at most at the authenticated level and runs no transition.

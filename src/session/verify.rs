@@ -1,15 +1,17 @@
 //! The request path: token text and client context in, a verified session (and maybe a
 //! replacement token) or an opaque rejection out.
 
+use std::sync::Arc;
+
 use crate::clock::UnixTime;
 use crate::error::{Reason, Rejected};
 use crate::revocation::Durability;
 use crate::session::binding::ClientContext;
+use crate::session::cache::{Hit, Slot, VerifiedCache};
 use crate::session::manager::SessionManager;
 use crate::session::policy::{MismatchAction, Rotation};
 use crate::session::{Session, Verified};
-use crate::token::claims::Privilege;
-use crate::token::claims::{BindingHash, Flags};
+use crate::token::claims::{BindingHash, Claims, Flags, Privilege, TokenId};
 use crate::token::sealer::Opened;
 
 /// Whether verify may replace the token it accepted.
@@ -116,6 +118,55 @@ impl SessionManager {
         now: UnixTime,
         rotate: Rotate,
     ) -> Result<Verified, Rejected> {
+        let Some(cache) = &self.cache else {
+            return self.verify_cold(token, client, now, rotate, None);
+        };
+        let generation = self.sealer.keys().generation_at(now);
+        let slot = cache.slot(token);
+        if let Some(hit) = cache.lookup(slot, token, client, generation) {
+            match self.accept_cached(hit, client, now, rotate) {
+                Some(verdict) => return verdict,
+                // A refusal is decided as if the token had never been cached: same checks,
+                // same events, same cost, so its timing does not tell that it was.
+                None => cache.remove(slot, token),
+            }
+        }
+        self.verify_cold(token, client, now, rotate, Some((cache, generation, slot)))
+    }
+
+    /// A cached token: what opening and the binding MAC established is taken from the cache;
+    /// the times, the standing and the policy's binding flags are checked as for a cold
+    /// verify. `None` when any of them refuses (the caller then verifies cold).
+    fn accept_cached(
+        &self,
+        hit: Hit,
+        client: &ClientContext<'_>,
+        now: UnixTime,
+        rotate: Rotate,
+    ) -> Option<Result<Verified, Rejected>> {
+        self.sealer.check_times(&hit.claims, now).ok()?;
+        let standing = self.check_standing(&hit.claims, &hit.token_id, now).ok()?;
+        if !self.policy.binding.accepts(hit.claims.flags) {
+            return None;
+        }
+        let session = Session {
+            key_id: hit.key_id,
+            token_id: hit.token_id,
+            privilege: hit.claims.privilege,
+            claims: hit.claims,
+            grace_copy: matches!(standing, Standing::InGrace),
+        };
+        Some(self.accepted(session, client, now, rotate))
+    }
+
+    fn verify_cold(
+        &self,
+        token: &str,
+        client: &ClientContext<'_>,
+        now: UnixTime,
+        rotate: Rotate,
+        cache: Option<(&VerifiedCache, u64, Slot)>,
+    ) -> Result<Verified, Rejected> {
         let opened = self
             .sealer
             .open_at(token, now)
@@ -139,19 +190,42 @@ impl SessionManager {
         // Both checks always run, so a revoked token costs what a mismatched one does and the
         // time of a refusal says little about which check failed; the verdicts keep the order
         // of spec/sessions.md §4.
-        let standing = self.check_standing(&opened, now);
+        let standing = self.check_standing(&opened.claims, &opened.token_id, now);
         let binding = self.check_binding(&opened, client);
         let standing = standing.map_err(refuse)?;
         binding.map_err(refuse)?;
-        let grace_copy = matches!(standing, Standing::InGrace);
-        let mut session = Session {
+        let claims = Arc::new(opened.claims);
+        if let Some((cache, generation, slot)) = cache {
+            // Only a token that passed the AEAD, for the client inputs it was just matched with.
+            cache.insert(
+                slot,
+                token,
+                client,
+                generation,
+                opened.key_id,
+                opened.token_id,
+                &claims,
+            );
+        }
+        let session = Session {
             key_id: opened.key_id,
             token_id: opened.token_id,
-            privilege: opened.claims.privilege,
-            claims: opened.claims,
-            grace_copy,
+            privilege: claims.privilege,
+            claims,
+            grace_copy: matches!(standing, Standing::InGrace),
         };
-        if grace_copy {
+        self.accepted(session, client, now, rotate)
+    }
+
+    /// An accepted token: a grace copy is weakened; any other may be rotated.
+    fn accepted(
+        &self,
+        mut session: Session,
+        client: &ClientContext<'_>,
+        now: UnixTime,
+        rotate: Rotate,
+    ) -> Result<Verified, Rejected> {
+        if session.grace_copy {
             // A replaced token is a weaker copy: never elevated, and never rotated again (its
             // successor exists), so it cannot fork the session.
             session.privilege = session.privilege.min(Privilege::Authenticated);
@@ -164,9 +238,13 @@ impl SessionManager {
     }
 
     /// Kill switch, logout-everywhere cutoff, then the filter (session id, token id).
-    fn check_standing(&self, opened: &Opened, now: UnixTime) -> Result<Standing, (Reason, bool)> {
+    fn check_standing(
+        &self,
+        claims: &Claims,
+        token_id: &TokenId,
+        now: UnixTime,
+    ) -> Result<Standing, (Reason, bool)> {
         let set = self.store.set();
-        let claims = &opened.claims;
         if set.kill_switch().is_some_and(|before| claims.issued_at < before) {
             return Err((Reason::Revoked, false));
         }
@@ -178,7 +256,7 @@ impl SessionManager {
                 return Err((Reason::Revoked, false));
             }
         }
-        let (epoch, sid, tid) = (claims.epoch, &claims.session_id, &opened.token_id);
+        let (epoch, sid, tid) = (claims.epoch, &claims.session_id, token_id);
         if !set.contains_either(epoch, &sid.0, &tid.0) {
             return Ok(Standing::Live);
         }

@@ -4,7 +4,8 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::error::{ClaimsError, ConfigError, Reason};
+use crate::error::{ConfigError, Reason};
+use crate::token::codec;
 
 /// The format's time origin, 2024-01-01T00:00:00Z: wire times count seconds from here, which
 /// keeps the issued-at varint at 4 bytes until 2032.
@@ -314,156 +315,20 @@ impl fmt::Debug for Claims {
     }
 }
 
-/// The exact wire form; field order is normative.
-#[derive(Serialize, Deserialize)]
-struct WireClaims<'a> {
-    session_id: [u8; 16],
-    privilege: u8,
-    flags: u8,
-    issued_at: u64,
-    expires_in: u32,
-    session_deadline_in: u32,
-    authenticated_ago: u32,
-    epoch_offset: u32,
-    binding: [u8; 16],
-    subject: &'a str,
-    app_data: &'a [u8],
-}
-
-impl WireClaims<'_> {
-    /// Length of the canonical encoding: fixed fields plus the shortest varints.
-    fn canonical_len(&self) -> usize {
-        let len = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        16 + 1
-            + 1
-            + varint_len(self.issued_at)
-            + varint_len(u64::from(self.expires_in))
-            + varint_len(u64::from(self.session_deadline_in))
-            + varint_len(u64::from(self.authenticated_ago))
-            + varint_len(u64::from(self.epoch_offset))
-            + 16
-            + varint_len(len(self.subject.len()))
-            + self.subject.len()
-            + varint_len(len(self.app_data.len()))
-            + self.app_data.len()
-    }
-}
-
-/// Bytes in the shortest varint of `v`: 7 value bits per byte, at least one byte.
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
-fn delta(later: UnixTime, earlier: UnixTime, what: &'static str) -> Result<u32, ClaimsError> {
-    let d = later
-        .0
-        .checked_sub(earlier.0)
-        .ok_or(ClaimsError::TimeOutOfRange(what))?;
-    u32::try_from(d).map_err(|_| ClaimsError::TimeOutOfRange(what))
-}
-
 impl Claims {
     /// Appends the canonical encoding to `out` after checking every bound.
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ConfigError> {
-        let subject = self.subject.as_deref().unwrap_or("");
-        if self.subject.is_some() && (subject.is_empty() || subject.len() > MAX_SUBJECT_LEN) {
-            return Err(ClaimsError::SubjectLength.into());
-        }
-        if self.app_data.len() > MAX_APP_DATA_LEN {
-            return Err(ClaimsError::AppDataLength.into());
-        }
-        if self.flags.0 & !Flags::KNOWN != 0 {
-            return Err(ClaimsError::UndefinedFlags.into());
-        }
-        let issued = self
-            .issued_at
-            .0
-            .checked_sub(TIME_ORIGIN.0)
-            .ok_or(ClaimsError::IssuedBeforeOrigin)?;
-        if self.expires_at > self.session_deadline {
-            return Err(ClaimsError::ExpiryAfterDeadline.into());
-        }
-        // The generation holding the session's revocations must outlive every token of the
-        // session: an epoch ending before the deadline would let a revocation expire while
-        // the token still opens.
-        if self.epoch < Epoch::containing(self.session_deadline) {
-            return Err(ClaimsError::EpochBeforeDeadline.into());
-        }
-        let epoch_offset = self
-            .epoch
-            .0
-            .checked_sub(issued / EPOCH_SECONDS)
-            .and_then(|d| u32::try_from(d).ok())
-            .ok_or(ClaimsError::EpochTooFar)?;
-        let wire = WireClaims {
-            session_id: self.session_id.0,
-            privilege: self.privilege.as_u8(),
-            flags: self.flags.0,
-            issued_at: issued,
-            expires_in: delta(self.expires_at, self.issued_at, "expiry")?,
-            session_deadline_in: delta(self.session_deadline, self.issued_at, "session deadline")?,
-            authenticated_ago: delta(self.issued_at, self.authenticated_at, "authentication time")?,
-            epoch_offset,
-            binding: self.binding.0,
-            subject,
-            app_data: &self.app_data,
-        };
-        let encoded = postcard::to_extend(&wire, core::mem::take(out)).map_err(|_| ClaimsError::Encoding)?;
-        *out = encoded;
+        let mut buf = [0u8; MAX_CLAIMS_LEN];
+        let n = codec::encode(self, &mut buf)?;
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
         Ok(())
     }
 
     /// Decodes a canonical encoding; anything else is [`Reason::BadClaims`].
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, Reason> {
-        let (wire, rest) =
-            postcard::take_from_bytes::<WireClaims<'_>>(bytes).map_err(|_| Reason::BadClaims)?;
-        if !rest.is_empty() {
-            return Err(Reason::BadClaims);
-        }
-        // postcard accepts over-long varints; one plaintext must have one meaning, so the
-        // bytes must be exactly what we would have written. postcard refuses a varint whose
-        // last byte overflows its type, so a value has one accepted spelling of each length and
-        // an accepted varint is over-long exactly when it is longer than the shortest; every
-        // other field has one spelling. So the bytes are our encoding exactly when they have
-        // its length, which is checked without re-encoding (a third of the decode's cost).
-        if bytes.len() != wire.canonical_len() {
-            return Err(Reason::BadClaims);
-        }
-        Self::from_wire(&wire).ok_or(Reason::BadClaims)
-    }
-
-    fn from_wire(w: &WireClaims<'_>) -> Option<Self> {
-        if w.subject.len() > MAX_SUBJECT_LEN
-            || w.app_data.len() > MAX_APP_DATA_LEN
-            || w.flags & !Flags::KNOWN != 0
-        {
-            return None;
-        }
-        let issued_at = UnixTime(TIME_ORIGIN.0.checked_add(w.issued_at)?);
-        let expires_at = UnixTime(issued_at.0.checked_add(u64::from(w.expires_in))?);
-        let session_deadline = UnixTime(issued_at.0.checked_add(u64::from(w.session_deadline_in))?);
-        let epoch = Epoch((w.issued_at / EPOCH_SECONDS).checked_add(u64::from(w.epoch_offset))?);
-        if expires_at > session_deadline || epoch < Epoch::containing(session_deadline) {
-            return None;
-        }
-        Some(Self {
-            session_id: SessionId(w.session_id),
-            subject: (!w.subject.is_empty()).then(|| w.subject.to_owned()),
-            privilege: Privilege::from_u8(w.privilege)?,
-            epoch,
-            issued_at,
-            expires_at,
-            session_deadline,
-            authenticated_at: UnixTime(issued_at.0.checked_sub(u64::from(w.authenticated_ago))?),
-            binding: BindingHash(w.binding),
-            flags: Flags(w.flags),
-            app_data: w.app_data.to_vec(),
-        })
+        codec::decode(bytes)
+            .map(codec::ClaimsRef::to_owned_claims)
+            .ok_or(Reason::BadClaims)
     }
 }
 
@@ -480,18 +345,6 @@ pub fn decode_claims(bytes: &[u8]) -> Result<Claims, Reason> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
-    use proptest::prelude::*;
-
-    /// A varint of `v`, canonical when `extra` is 0, else `extra` bytes longer than canonical.
-    fn varint(v: u64, extra: usize) -> Vec<u8> {
-        let mut out = postcard::to_allocvec(&v).unwrap();
-        if extra > 0 {
-            *out.last_mut().unwrap() |= 0x80;
-            out.extend(std::iter::repeat_n(0x80, extra - 1));
-            out.push(0);
-        }
-        out
-    }
 
     #[test]
     fn debug_shows_the_length_of_application_data_not_its_bytes() {
@@ -511,60 +364,5 @@ mod tests {
         let text = format!("{claims:?}");
         assert!(text.contains(r#"app_data: "13 bytes""#), "{text}");
         assert!(!text.contains("secret") && !text.contains("115, 101"), "{text}");
-    }
-
-    proptest! {
-        /// `decode` checks canonicity by length (see there): whatever the varint field values,
-        /// the canonical spelling decodes and every over-long spelling of one field is refused.
-        #[test]
-        fn canonical_by_length(
-            issued_at in 0u64..1 << 40,
-            times in (any::<u32>(), any::<u32>()),
-            authenticated_ago in 0u32..1_000_000,
-            epoch_extra in 0u32..1 << 20,
-            subject in "[a-z0-9]{0,64}",
-            app_data in proptest::collection::vec(any::<u8>(), 0..=MAX_APP_DATA_LEN),
-            field in 0usize..7,
-            extra in 1usize..4,
-        ) {
-            let (expires_in, session_deadline_in) = (times.0.min(times.1), times.0.max(times.1));
-            // The epoch must contain the session deadline or later (from_wire refuses less).
-            let reach = (issued_at % EPOCH_SECONDS + u64::from(session_deadline_in)) / EPOCH_SECONDS;
-            let epoch_offset = u32::try_from(reach).unwrap() + epoch_extra;
-            let encode = |field: usize, extra: usize| {
-                let e = |i: usize| if i == field { extra } else { 0 };
-                let mut b = vec![7u8; 16];
-                b.extend([1, 0]);
-                b.extend(varint(issued_at, e(0)));
-                b.extend(varint(expires_in.into(), e(1)));
-                b.extend(varint(session_deadline_in.into(), e(2)));
-                b.extend(varint(authenticated_ago.into(), e(3)));
-                b.extend(varint(epoch_offset.into(), e(4)));
-                b.extend([9u8; 16]);
-                b.extend(varint(subject.len() as u64, e(5)));
-                b.extend(subject.as_bytes());
-                b.extend(varint(app_data.len() as u64, e(6)));
-                b.extend(&app_data);
-                b
-            };
-            let canonical = encode(usize::MAX, 0);
-            let wire = WireClaims {
-                session_id: [7; 16],
-                privilege: 1,
-                flags: 0,
-                issued_at,
-                expires_in,
-                session_deadline_in,
-                authenticated_ago,
-                epoch_offset,
-                binding: [9; 16],
-                subject: &subject,
-                app_data: &app_data,
-            };
-            prop_assert_eq!(&postcard::to_allocvec(&wire).unwrap(), &canonical);
-            prop_assert_eq!(wire.canonical_len(), canonical.len());
-            prop_assert!(Claims::decode(&canonical).is_ok());
-            prop_assert_eq!(Claims::decode(&encode(field, extra)), Err(Reason::BadClaims));
-        }
     }
 }

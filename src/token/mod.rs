@@ -19,6 +19,7 @@
 //! ```
 
 pub(crate) mod claims;
+pub(crate) mod codec;
 pub(crate) mod rng;
 pub(crate) mod sealer;
 pub(crate) mod wire;

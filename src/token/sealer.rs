@@ -9,7 +9,8 @@ use subtle::ConstantTimeEq;
 
 use super::aead::{self, KEY_LEN, NONCE_LEN};
 use super::claims::{BindingHash, Claims, TokenId};
-use super::wire::{self, UntrustedToken, HEADER_LEN, VERSION};
+use super::codec;
+use super::wire::{self, Parts, HEADER_LEN, VERSION};
 use crate::clock::UnixTime;
 use crate::error::{ClaimsError, ConfigError, KeyRingError, Reason, Rejected};
 use crate::keys::{KeyId, KeyRing, Keys, RingKey};
@@ -429,10 +430,16 @@ impl Sealer {
             .keys
             .load_at(crate::clock::Clock::now(&crate::clock::SystemClock));
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
-        self.seal_with(key, nonce, |out| {
-            out.extend_from_slice(plaintext);
-            Ok(())
-        })
+        // Longer than any claims (the oversized vectors): a heap buffer of the needed size.
+        let mut buf = vec![0u8; HEADER_LEN + NONCE_LEN + plaintext.len() + aead::TAG_LEN];
+        let sealed = self.seal_into(&mut buf, key, nonce, |out| {
+            out.get_mut(..plaintext.len())
+                .ok_or(ClaimsError::TooLong)?
+                .copy_from_slice(plaintext);
+            Ok(plaintext.len())
+        });
+        buf.zeroize();
+        sealed.map(|(token, _)| token)
     }
 
     /// Assembles a whole session token: draws the nonce, binds `binding_input` (the encoded
@@ -461,7 +468,7 @@ impl Sealer {
             Some(input) => binding_value(&key.binding, &nonce, input),
             None => BindingHash::default(),
         };
-        let token = self.seal_with(key, nonce, |out| claims.encode_into(out))?;
+        let token = self.seal_with(key, nonce, |out| codec::encode(&claims, out))?;
         Ok(Sealed {
             token,
             key_id: key.id,
@@ -473,32 +480,55 @@ impl Sealer {
     fn mint_with_nonce(&self, claims: &Claims, nonce: [u8; NONCE_LEN]) -> Result<SealedToken, ConfigError> {
         let ring = self.keys.load_at(claims.issued_at);
         let key = ring.primary().ok_or(KeyRingError::NoPrimaryKey)?;
-        self.seal_with(key, nonce, |out| claims.encode_into(out))
+        self.seal_with(key, nonce, |out| codec::encode(claims, out))
     }
 
-    /// The single sealing path: header ‖ nonce ‖ AEAD(plaintext appended by `write`) ‖ tag.
+    /// The single sealing path: header ‖ nonce ‖ AEAD(plaintext written by `write`) ‖ tag,
+    /// assembled in one stack buffer, sealed where the plaintext was written, and encoded
+    /// straight into the token's only allocation. `write` returns the plaintext's length.
     fn seal_with(
         &self,
         key: &RingKey,
         nonce: [u8; NONCE_LEN],
-        write: impl FnOnce(&mut Vec<u8>) -> Result<(), ConfigError>,
+        write: impl FnOnce(&mut [u8]) -> Result<usize, ConfigError>,
     ) -> Result<SealedToken, ConfigError> {
+        let mut buf = [0u8; wire::MAX_TOKEN_BYTES];
+        let sealed = self.seal_into(&mut buf, key, nonce, write);
+        // The token's bytes are a bearer secret and the plaintext lay here before sealing:
+        // wiped as soon as the text exists. Only the written prefix ever held either (the
+        // zeroize crate wipes byte by byte, so the untouched tail is not paid for).
+        let written = sealed.as_ref().map_or(buf.len(), |(_, len)| *len);
+        if let Some(used) = buf.get_mut(..written) {
+            used.zeroize();
+        }
+        sealed.map(|(token, _)| token)
+    }
+
+    fn seal_into(
+        &self,
+        buf: &mut [u8],
+        key: &RingKey,
+        nonce: [u8; NONCE_LEN],
+        write: impl FnOnce(&mut [u8]) -> Result<usize, ConfigError>,
+    ) -> Result<(SealedToken, usize), ConfigError> {
         let header = [VERSION, key.id.0];
-        let mut bytes = Vec::with_capacity(wire::MAX_TOKEN_BYTES);
-        bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(&nonce);
-        write(&mut bytes)?;
+        let (head, rest) = buf.split_at_mut(HEADER_LEN);
+        head.copy_from_slice(&header);
+        let (nonce_out, body) = rest.split_at_mut(NONCE_LEN);
+        nonce_out.copy_from_slice(&nonce);
+        let n = write(&mut *body)?;
+        let (plaintext, after) = body.split_at_mut(n.min(body.len()));
         let aad = self.aad(header);
-        let plaintext = bytes.get_mut(HEADER_LEN + NONCE_LEN..).unwrap_or_default();
         // Sealing fails only for a plaintext beyond ring's limit (far larger than any claims).
         let tag =
             aead::seal_in_place(&key.seal, &nonce, &aad, plaintext).map_err(|_| ClaimsError::TooLong)?;
-        bytes.extend_from_slice(&tag);
-        let text = wire::encode(&bytes);
-        // Only the written bytes ever held plaintext; also wiping the never-written spare
-        // capacity (`Vec::zeroize`, byte by byte) cost over 100 ns per mint.
-        bytes.as_mut_slice().zeroize();
-        Ok(SealedToken(Zeroizing::new(text)))
+        after
+            .get_mut(..tag.len())
+            .ok_or(ClaimsError::TooLong)?
+            .copy_from_slice(&tag);
+        let len = HEADER_LEN + NONCE_LEN + n + tag.len();
+        let text = wire::encode(buf.get(..len).unwrap_or_default());
+        Ok((SealedToken(Zeroizing::new(text)), len))
     }
 
     /// Opens `token` as of `now`: every structural, cryptographic and time check.
@@ -514,21 +544,20 @@ impl Sealer {
     /// # Ok::<(), sealed_session::ConfigError>(())
     /// ```
     pub fn open_at(&self, token: &str, now: UnixTime) -> Result<Opened, Rejected> {
-        let mut untrusted = UntrustedToken::parse(token)?;
-        self.open_parsed(&mut untrusted, now)
-    }
-
-    /// Opens in place: the 429-byte buffer is decrypted where it lies, never moved.
-    fn open_parsed(&self, token: &mut UntrustedToken, now: UnixTime) -> Result<Opened, Rejected> {
+        // Decoded, decrypted and decoded again where it lies: the text is read once into this
+        // buffer, and nothing of the token is copied after that.
+        let mut buf = [0u8; wire::MAX_TOKEN_BYTES];
+        let len = wire::decode_into(token, &mut buf)?;
+        let parts = Parts::split(buf.get_mut(..len).unwrap_or_default()).ok_or(Reason::Malformed)?;
         let ring = self.keys.load_at(now);
-        let key = ring.opening_key(token.key_id())?;
-        let parts = token.parts_mut().ok_or(Reason::Malformed)?;
+        let [_, key_id] = parts.header;
+        let key = ring.opening_key(KeyId(key_id))?;
         let aad = self.aad(parts.header);
         aead::open_in_place(&key.seal, &parts.nonce, &aad, parts.ciphertext, &parts.tag)
             .map_err(|_| Reason::Forged)?;
-        let claims = Claims::decode(parts.ciphertext);
+        let claims = codec::decode(parts.ciphertext).map(codec::ClaimsRef::to_owned_claims);
         parts.ciphertext.zeroize();
-        let claims = claims?;
+        let claims = claims.ok_or(Reason::BadClaims)?;
         self.check_times(&claims, now)?;
         Ok(Opened {
             key_id: key.id,
@@ -539,7 +568,8 @@ impl Sealer {
         })
     }
 
-    fn check_times(&self, claims: &Claims, now: UnixTime) -> Result<(), Reason> {
+    /// Issued-at and expiry against `now`, with the leeway (spec/format.md §10).
+    pub(crate) fn check_times(&self, claims: &Claims, now: UnixTime) -> Result<(), Reason> {
         if claims.issued_at > now.saturating_add(self.leeway) {
             return Err(Reason::NotYetValid);
         }

@@ -66,23 +66,9 @@ impl UntrustedToken {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(text: &str) -> Result<Self, Reason> {
-        if text.len() > MAX_TOKEN_CHARS {
-            return Err(Reason::Oversized);
-        }
         let mut buf = [0u8; MAX_TOKEN_BYTES];
-        // The engine rejects padding and non-zero trailing bits, so every byte string has
-        // exactly one accepted spelling.
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(text.as_bytes(), &mut buf)
-            .map_err(|_| Reason::Malformed)?;
-        if len < FRAMING_LEN {
-            return Err(Reason::Malformed);
-        }
-        let token = Self { buf, len };
-        if token.version() != VERSION {
-            return Err(Reason::UnsupportedVersion);
-        }
-        Ok(token)
+        let len = decode_into(text, &mut buf)?;
+        Ok(Self { buf, len })
     }
 
     /// The bytes of the token.
@@ -171,12 +157,34 @@ impl UntrustedToken {
     pub fn key_id(&self) -> KeyId {
         KeyId(self.buf.get(1).copied().unwrap_or(0))
     }
+}
 
-    /// Splits into header, nonce, ciphertext and tag (lengths guaranteed by `parse`).
-    pub(crate) fn parts_mut(&mut self) -> Option<Parts<'_>> {
-        let bytes = self.buf.get_mut(..self.len)?;
-        let (header, rest) = bytes.split_at_mut(HEADER_LEN);
-        let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
+/// [`UntrustedToken::parse`]'s checks, decoding into the caller's buffer (opening decodes
+/// where it then decrypts: no copy of the token). Returns the token's length in bytes.
+pub(crate) fn decode_into(text: &str, buf: &mut [u8; MAX_TOKEN_BYTES]) -> Result<usize, Reason> {
+    if text.len() > MAX_TOKEN_CHARS {
+        return Err(Reason::Oversized);
+    }
+    // The engine rejects padding and non-zero trailing bits, so every byte string has
+    // exactly one accepted spelling.
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(text.as_bytes(), buf)
+        .map_err(|_| Reason::Malformed)?;
+    if len < FRAMING_LEN {
+        return Err(Reason::Malformed);
+    }
+    if buf.first() != Some(&VERSION) {
+        return Err(Reason::UnsupportedVersion);
+    }
+    Ok(len)
+}
+
+impl<'a> Parts<'a> {
+    /// Splits a token's bytes into header, nonce, ciphertext and tag (`None` when shorter
+    /// than the framing, which `decode_into` excludes).
+    pub(crate) fn split(bytes: &'a mut [u8]) -> Option<Self> {
+        let (header, rest) = bytes.split_at_mut_checked(HEADER_LEN)?;
+        let (nonce, rest) = rest.split_at_mut_checked(NONCE_LEN)?;
         let ct_len = rest.len().checked_sub(TAG_LEN)?;
         let (ciphertext, tag) = rest.split_at_mut(ct_len);
         Some(Parts {

@@ -171,9 +171,9 @@ impl CookieSettings {
                 }
                 // Borrowed from the header as sent (quotes included: a quoted value is not a
                 // token and will be refused), so no copy of the bearer secret is made.
-                let value = std::str::from_utf8(value)
-                    .ok()
-                    .filter(|v| v.bytes().all(is_cookie_octet));
+                let value = all_cookie_octets(value)
+                    .then(|| std::str::from_utf8(value).ok())
+                    .flatten();
                 found = match (found, value) {
                     (Found::None, Some(v)) => Found::One(v),
                     (Found::None, None) => Found::Invalid,
@@ -205,14 +205,36 @@ fn trim_ows(mut bytes: &[u8]) -> &[u8] {
 
 /// Visible US-ASCII without `"`, `,`, `;` and `\\` (RFC 6265 §4.1.1 cookie-octet), plus the
 /// double quote, which is then refused as a token like any other non-token text.
+/// The definition `all_cookie_octets` is tested against.
+#[cfg(test)]
 fn is_cookie_octet(b: u8) -> bool {
     matches!(b, 0x21..=0x7e) && !matches!(b, b',' | b';' | b'\\')
 }
 
+/// Whether every byte is a cookie octet (RFC 6265 §4.1.1), without an early exit: the
+/// comparisons fold into one flag, which the compiler turns into wide vector compares (a
+/// token-sized value cost about 1,400 instructions byte by byte).
+fn all_cookie_octets(value: &[u8]) -> bool {
+    value.iter().fold(true, |ok, &b| {
+        ok & (b.wrapping_sub(0x21) < 0x5e) & (b != b',') & (b != b';') & (b != b'\\')
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn the_folded_octet_check_is_the_definition() {
+        for b in 0..=255u8 {
+            assert_eq!(all_cookie_octets(&[b]), is_cookie_octet(b), "{b:#x}");
+            let mut long = vec![b'A'; 37];
+            long[19] = b;
+            assert_eq!(all_cookie_octets(&long), is_cookie_octet(b), "{b:#x}");
+        }
+        assert!(all_cookie_octets(b""));
+    }
 
     #[test]
     fn duplicates_anywhere_are_refused() {

@@ -273,7 +273,9 @@ impl Startup {
         settings: &Settings,
         request: &Request<B>,
     ) {
-        if self.done.swap(true, Ordering::AcqRel) {
+        // A load first: after the first request nothing is written, so the cores serving
+        // requests do not trade this cache line.
+        if self.done.load(Ordering::Acquire) || self.done.swap(true, Ordering::AcqRel) {
             return;
         }
         let has_peer = request.extensions().get::<ConnectInfo<SocketAddr>>().is_some();

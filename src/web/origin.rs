@@ -34,10 +34,11 @@ pub(crate) fn is_state_changing(method: &Method) -> bool {
 /// Judges the request against `allowed` origins, or, when that is empty, against its own
 /// host with the scheme the cookie implies (`https` for a `Secure` cookie).
 pub(crate) fn judge(parts: &Parts, allowed: &[String], secure: bool) -> Provenance {
-    let own = own_origin(parts, secure);
+    // Computed only for a request that claims an origin: most requests (a GET without
+    // `Origin`) never pay for building and normalizing our own.
     let is_ours = |origin: &str| {
         if allowed.is_empty() {
-            own.as_deref() == Some(origin)
+            own_origin(parts, secure).as_deref() == Some(origin)
         } else {
             allowed.iter().any(|a| normalize(a).as_deref() == Some(origin))
         }

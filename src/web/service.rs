@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -77,15 +77,17 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
-            let shared = admit(&manager, &config, &parts, provenance);
+            // Both handles move into the request's shared state: no further reference counts.
+            let shared = admit(manager, config, &parts, provenance);
+            let config = &*shared.settings;
             let refused = match shared.lock().proof {
                 ProofState::Refused(code) => Some(code),
                 _ => None,
             };
             if let Some(code) = refused {
                 // RFC 9449 §7.1: a refused proof is the request's answer, whatever the route.
-                let response = bearer::proof_refusal(code, challenges(&config, Credential::Dpop));
-                return Ok(finish(&shared, &config, response));
+                let response = bearer::proof_refusal(code, challenges(config, Credential::Dpop));
+                return Ok(finish(&shared, config, response));
             }
             let foreign = match provenance {
                 Provenance::Foreign => true,
@@ -97,15 +99,15 @@ where
             let ambient = !shared.lock().credential.in_header();
             if foreign && ambient && origin::is_state_changing(&parts.method) {
                 refuse_foreign(&shared).await;
-                return Ok(finish(&shared, &config, status_only(StatusCode::FORBIDDEN)));
+                return Ok(finish(&shared, config, status_only(StatusCode::FORBIDDEN)));
             }
             let body = match scan_form(&parts, Body::new(body), &shared, config.cookie.name()).await {
                 Ok(body) => body,
-                Err(status) => return Ok(finish(&shared, &config, status_only(status))),
+                Err(status) => return Ok(finish(&shared, config, status_only(status))),
             };
             parts.extensions.insert(shared.clone());
             let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(&shared, &config, response))
+            Ok(finish(&shared, config, response))
         })
     }
 }
@@ -118,12 +120,12 @@ fn status_only<B: Default>(status: StatusCode) -> Response<B> {
 
 /// Reads the client, warns about tokens in the query, verifies the cookie (or bearer).
 fn admit(
-    manager: &Arc<SessionManager>,
-    config: &Arc<Settings>,
+    manager: Arc<SessionManager>,
+    config: Arc<Settings>,
     parts: &Parts,
     provenance: Provenance,
 ) -> Shared {
-    let client = client_of(config, parts);
+    let client = client_of(&config, parts);
 
     if query_has_token(parts, config.cookie.name()) {
         manager.emit(EventKind::TokenInUnexpectedPlace, None, &client.context());
@@ -136,9 +138,9 @@ fn admit(
         credential: Credential::None,
         proof: ProofState::Absent,
     };
-    let presented = present(manager, config, parts, &mut state);
+    let presented = present(&manager, &config, parts, &mut state);
     let presented = match &config.dpop {
-        Some(dpop) => dpop::admit(dpop, manager, config, parts, &mut state, presented),
+        Some(dpop) => dpop::admit(dpop, &manager, &config, parts, &mut state, presented),
         None => presented,
     };
     if let Some(token) = presented {
@@ -164,11 +166,7 @@ fn admit(
             Err(_) => {}
         }
     }
-    Shared {
-        manager: manager.clone(),
-        state: Arc::new(Mutex::new(state)),
-        settings: config.clone(),
-    }
+    Shared::new(manager, state, config)
 }
 
 /// The token the request presents, and how: the session cookie first, else `Authorization`
@@ -290,7 +288,11 @@ fn finish<B: Default + From<Bytes>>(
             response = bearer::refusal_response(refusal, credential.in_header(), challenges);
         }
     }
-    if proof != ProofState::Absent || credential == Credential::Dpop || has_dpop_challenge(&response) {
+    // Only a layer that takes DPoP issues nonces: no scan of the response's challenges else.
+    let dpop = config.dpop.is_some();
+    if dpop
+        && (proof != ProofState::Absent || credential == Credential::Dpop || has_dpop_challenge(&response))
+    {
         add_nonce(shared, config, response.headers_mut());
     }
     let settings = &shared.settings.cookie;

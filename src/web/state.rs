@@ -111,15 +111,41 @@ impl RequestState {
     }
 }
 
-/// Handle stored in request extensions; `Clone` because axum extensions must be.
+/// Handle stored in request extensions; `Clone` because axum extensions must be. One `Arc`
+/// around everything a request shares, so handing it to the handler is one reference count,
+/// not one per field.
 #[derive(Clone)]
-pub(crate) struct Shared {
+pub(crate) struct Shared(Arc<SharedInner>);
+
+pub(crate) struct SharedInner {
     pub(crate) manager: Arc<SessionManager>,
-    pub(crate) state: Arc<Mutex<RequestState>>,
+    pub(crate) state: Mutex<RequestState>,
     pub(crate) settings: Arc<super::settings::Settings>,
 }
 
+impl core::ops::Deref for Shared {
+    type Target = SharedInner;
+
+    fn deref(&self) -> &SharedInner {
+        &self.0
+    }
+}
+
 impl Shared {
+    pub(crate) fn new(
+        manager: Arc<SessionManager>,
+        state: RequestState,
+        settings: Arc<super::settings::Settings>,
+    ) -> Self {
+        Self(Arc::new(SharedInner {
+            manager,
+            state: Mutex::new(state),
+            settings,
+        }))
+    }
+}
+
+impl SharedInner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, RequestState> {
         // The state holds no invariants a panicking handler could break half-way.
         self.state
