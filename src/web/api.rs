@@ -157,7 +157,10 @@ impl SessionControl {
     }
 
     fn respond(&self, minted: Minted) -> TokenResponse {
+        // The lifetime counts from the token's own issue time, not from a second clock read
+        // that may fall in the next second (`expires_in` would then be one short).
+        let issued_at = minted.session.claims.issued_at;
         let (token, info) = self.body(minted);
-        TokenResponse::new(token, info, self.now(), self.is_dpop())
+        TokenResponse::new(token, info, issued_at, self.is_dpop())
     }
 }

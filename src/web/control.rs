@@ -403,8 +403,4 @@ impl SessionControl {
     pub(super) fn info(&self, session: &Session) -> SessionInfo {
         SessionInfo::of(session, &self.0.manager)
     }
-
-    pub(super) fn now(&self) -> crate::UnixTime {
-        self.0.manager.now()
-    }
 }
