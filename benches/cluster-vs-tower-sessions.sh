@@ -40,14 +40,16 @@ until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do sleep 0.1; done
 REDIS="redis://127.0.0.1:$RPORT/"
 target/release/sealed-session keygen --out "$TMP/keys" >/dev/null
 
-# start OUTFILE CMD...: runs a server, waits for "listening on http://ADDR", prints ADDR.
+# start OUTFILE CMD...: runs a server, waits for "listening on http://ADDR", sets ADDR. Not
+# called inside $(...): a command substitution's subshell would record the pid in its own copy
+# of PIDS, and the cleanup would leave the server running.
 start() {
   local out=$1; shift
   "$@" >"$out" 2>"$out.err" &
   PIDS+=("$!")
   for _ in $(seq 200); do
     if grep -q "listening on" "$out" 2>/dev/null; then
-      sed -n 's/.*listening on http:\/\///p' "$out" | head -1
+      ADDR=$(sed -n 's/.*listening on http:\/\///p' "$out" | head -1)
       return
     fi
     sleep 0.05
@@ -59,12 +61,14 @@ SEALED=()
 for n in a b c; do
   args=(--layer on --keys "$TMP/keys" --redis "$REDIS" --node "$n" --data-dir "$TMP/data")
   [ "$n" = a ] && args+=(--cookie-file "$TMP/cookie")
-  SEALED+=("$(start "$TMP/sealed-$n" "$OURS" "${args[@]}")")
+  start "$TMP/sealed-$n" "$OURS" "${args[@]}"
+  SEALED+=("$ADDR")
 done
 SEALED_COOKIE=$(sed 's/^Cookie: //' "$TMP/cookie")
 TOWER=()
 for n in a b c; do
-  TOWER+=("$(start "$TMP/tower-$n" "$THEIRS" --redis "$REDIS")")
+  start "$TMP/tower-$n" "$THEIRS" --redis "$REDIS"
+  TOWER+=("$ADDR")
 done
 TOWER_COOKIE=$(curl -s -D - -o /dev/null -X POST "http://${TOWER[0]}/login" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip' | tr -d '\r')
 

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::error::{ConfigError, PolicyError};
-use crate::token::claims::{Claims, Flags};
+use crate::token::claims::Flags;
 
 /// Which client properties a token is bound to.
 ///
@@ -224,7 +224,11 @@ impl Binding {
     /// `client` for them (`None` for an unbound token). The vector generator and the cache
     /// tests call it; mints take the same steps without the intermediate allocation.
     #[cfg(any(test, feature = "test-vectors"))]
-    pub(crate) fn bind(&self, claims: &mut Claims, client: &ClientContext<'_>) -> Option<Vec<u8>> {
+    pub(crate) fn bind(
+        &self,
+        claims: &mut crate::token::claims::Claims,
+        client: &ClientContext<'_>,
+    ) -> Option<Vec<u8>> {
         claims.flags = self.flags();
         self.input(claims.flags, client)
     }
