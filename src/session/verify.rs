@@ -19,7 +19,9 @@ use crate::token::sealer::Opened;
 enum Rotate {
     /// Rotation and a lapsed elevation mint a replacement (cookies: `Set-Cookie` delivers it).
     IfDue,
-    /// Never: the client could not receive a replacement (bearer tokens).
+    /// Never: the client could not receive a replacement (bearer tokens; only the web layer
+    /// has them).
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     Never,
 }
 
@@ -84,6 +86,7 @@ impl SessionManager {
     /// retired (a lapsed elevation is still enforced, as the effective privilege). For tokens
     /// whose client never reads `Set-Cookie` (bearer tokens): a replacement it cannot see
     /// would turn its next request into reuse (spec/sessions.md §8.1).
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn verify_without_rotation(
         &self,
         token: &str,
@@ -97,6 +100,7 @@ impl SessionManager {
     /// application value, since RFC 9449 §7.1 wants the proof key to match the key the token
     /// is bound to, and a token bound to none matches no key. Such a token is refused as
     /// unbound, without revoking: it proves no theft, its holder may use it as `Bearer`.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn verify_proof_bound(
         &self,
         token: &str,
