@@ -66,6 +66,18 @@ fn fixture() -> Fixture {
     fixture_with_cache(0)
 }
 
+/// `n` distinct sessions' token texts for `ctx` (a login each).
+fn logins(manager: &SessionManager, ctx: &ClientContext<'_>, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let minted = manager
+                .authenticate(None, "alice-01", Privilege::Authenticated, ctx)
+                .unwrap();
+            minted.token.expose_secret().to_owned()
+        })
+        .collect()
+}
+
 fn client() -> ClientContext<'static> {
     ClientContext::new(
         Some("203.0.113.7".parse().unwrap()),
@@ -99,16 +111,7 @@ fn verify(c: &mut Criterion) {
     // A miss with the cache on: 64 tokens through a 4-entry cache, so every verify opens its
     // token and then records it (the cold path's extra cost when the cache is on).
     let small = fixture_with_cache(4);
-    let tokens: Vec<String> = (0..64)
-        .map(|_| {
-            let t = small
-                .manager
-                .authenticate(None, "alice-01", Privilege::Authenticated, &ctx)
-                .unwrap()
-                .token;
-            t.expose_secret().to_owned()
-        })
-        .collect();
+    let tokens = logins(&small.manager, &ctx, 64);
     let mut i = 0;
     g.bench_function("verify_cache_miss", |b| {
         b.iter(|| {
@@ -118,16 +121,7 @@ fn verify(c: &mut Criterion) {
     });
     // The same 64 tokens with no cache: the miss's own cost is the difference.
     let none = fixture_with_cache(0);
-    let tokens: Vec<String> = (0..64)
-        .map(|_| {
-            let t = none
-                .manager
-                .authenticate(None, "alice-01", Privilege::Authenticated, &ctx)
-                .unwrap()
-                .token;
-            t.expose_secret().to_owned()
-        })
-        .collect();
+    let tokens = logins(&none.manager, &ctx, 64);
     g.bench_function("verify_full_64_tokens", |b| {
         b.iter(|| {
             i = (i + 1) % tokens.len();
