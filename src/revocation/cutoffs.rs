@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -19,6 +19,10 @@ pub(crate) struct SubjectCutoffs {
     shards: Box<[ArcSwap<HashMap<String, u64>>]>,
     // Per-process random keys: shard choice is local and must not be steerable by subjects.
     hasher: RandomState,
+    /// Whether any cutoff was ever recorded: until then a lookup hashes nothing (most
+    /// requests of most deployments meet an empty map). Set before the cutoff is published,
+    /// never cleared, so it can only make a lookup do its full work.
+    any: AtomicBool,
 }
 
 impl SubjectCutoffs {
@@ -28,6 +32,7 @@ impl SubjectCutoffs {
                 .map(|_| ArcSwap::from_pointee(HashMap::new()))
                 .collect(),
             hasher: RandomState::new(),
+            any: AtomicBool::new(false),
         }
     }
 
@@ -42,6 +47,9 @@ impl SubjectCutoffs {
         if shard.load().get(subject).is_some_and(|&c| c >= cutoff.0) {
             return;
         }
+        // Release: a reader that sees the map entry also sees the flag (it loads the flag first,
+        // Acquire, and the entry is published after this store).
+        self.any.store(true, Ordering::Release);
         shard.rcu(|map| {
             let mut map = HashMap::clone(map);
             let slot = map.entry(subject.to_owned()).or_insert(0);
@@ -52,7 +60,14 @@ impl SubjectCutoffs {
 
     /// The subject's cutoff. Lock-free: one atomic load and a hash lookup.
     pub(crate) fn get(&self, subject: &str) -> Option<UnixTime> {
-        self.shard(subject)?.load().get(subject).copied().map(UnixTime)
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let map = self.shard(subject)?.load();
+        if map.is_empty() {
+            return None;
+        }
+        map.get(subject).copied().map(UnixTime)
     }
 
     /// Drops cutoffs earlier than `before`.

@@ -162,7 +162,14 @@ impl CookieSettings {
     pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Found<'h> {
         let mut found = Found::None;
         for header in headers.get_all(COOKIE) {
-            for pair in header.as_bytes().split(|&b| b == b';') {
+            let bytes = header.as_bytes();
+            // Pairs between `;`s, found by a vector search (a byte-by-byte split cost about
+            // three instructions per byte of every cookie the browser sends).
+            let ends = memchr::memchr_iter(b';', bytes).chain(std::iter::once(bytes.len()));
+            let mut start = 0;
+            for end in ends {
+                let pair = bytes.get(start..end).unwrap_or_default();
+                start = end.saturating_add(1);
                 let Some((name, value)) = split_pair(pair) else {
                     continue;
                 };
@@ -187,7 +194,7 @@ impl CookieSettings {
 
 /// `name=value` with optional whitespace around each (RFC 6265 §5.2 splits on the first `=`).
 fn split_pair(pair: &[u8]) -> Option<(&[u8], &[u8])> {
-    let eq = pair.iter().position(|&b| b == b'=')?;
+    let eq = memchr::memchr(b'=', pair)?;
     let name = trim_ows(pair.get(..eq)?);
     let value = trim_ows(pair.get(eq + 1..)?);
     (!name.is_empty()).then_some((name, value))

@@ -208,7 +208,7 @@ impl SessionLayer {
     /// ```
     #[must_use]
     pub fn with_hsts(self, max_age: Duration) -> Self {
-        self.edit(|s| s.hsts = Some(max_age))
+        self.edit(|s| s.hsts = Some(super::settings::hsts_value(max_age)))
     }
 
     /// Sends no `Strict-Transport-Security` header (e.g. a proxy in front sets it).

@@ -297,11 +297,9 @@ fn finish<B: Default + From<Bytes>>(
     }
     let settings = &shared.settings.cookie;
     let headers = response.headers_mut();
-    if let (true, Some(max_age)) = (settings.is_secure(), config.hsts) {
+    if let (true, Some(hsts)) = (settings.is_secure(), &config.hsts) {
         if !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
-            if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())) {
-                headers.insert(STRICT_TRANSPORT_SECURITY, v);
-            }
+            headers.insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
     }
     if involved {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 
 use super::cookies::CookieSettings;
 use super::dpop::{DpopSettings, NonceKeys};
@@ -26,7 +26,8 @@ pub(crate) struct Settings {
     pub(crate) trusted_proxy_header: Option<HeaderName>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) require_origin: bool,
-    pub(crate) hsts: Option<Duration>,
+    /// The `Strict-Transport-Security` value, formatted once here rather than per response.
+    pub(crate) hsts: Option<HeaderValue>,
     pub(crate) maintenance: Option<Duration>,
 }
 
@@ -41,8 +42,15 @@ impl Default for Settings {
             trusted_proxy_header: None,
             allowed_origins: Vec::new(),
             require_origin: false,
-            hsts: Some(DEFAULT_HSTS_MAX_AGE),
+            hsts: Some(hsts_value(DEFAULT_HSTS_MAX_AGE)),
             maintenance: Some(Duration::from_secs(300)),
         }
     }
+}
+
+/// `max-age=<seconds>` (RFC 6797 §6.1.1): digits after an ASCII prefix, so always a valid
+/// header value.
+pub(crate) fn hsts_value(max_age: Duration) -> HeaderValue {
+    HeaderValue::try_from(format!("max-age={}", max_age.as_secs()))
+        .unwrap_or_else(|_| HeaderValue::from_static("max-age=0"))
 }

@@ -63,6 +63,7 @@ const OPS: &[Named] = &[
     ours::SESSION_VERIFY_COLD,
     ours::SESSION_VERIFY_REPEAT,
     ours::LAYER_REQUEST,
+    ours::LAYER_REQUEST_NO_COOKIE,
     request::BARE_REQUEST,
     peers::COOKIE_MINT,
     peers::COOKIE_VERIFY,

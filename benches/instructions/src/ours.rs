@@ -256,6 +256,20 @@ pub(crate) const LAYER_REQUEST: Named = Named {
     },
 };
 
+/// The same request without a cookie: what the layer costs a visitor it has no session for
+/// (issue 12, goal 4: the no-cookie path).
+pub(crate) const LAYER_REQUEST_NO_COOKIE: Named = Named {
+    name: "layer_request_no_cookie",
+    side: Side::Ours,
+    prepare: |p| {
+        let (manager, _) = manager_with_tokens(p, 1)?;
+        let router = axum::Router::new()
+            .route("/", axum::routing::get(web_peers::hello))
+            .layer(SessionLayer::new(manager).dangerous_insecure_http());
+        Ok(Box::new(Requester::new(router, None)?))
+    },
+};
+
 /// Filter bytes and process RSS growth (KiB) after `p.revoked` revocations in one epoch.
 pub(crate) fn memory(p: &Params) -> Result<(usize, u64), BoxError> {
     let before = rss_kib();
