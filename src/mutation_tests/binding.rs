@@ -148,3 +148,25 @@ fn a_binding_value_differing_in_any_byte_does_not_match() {
         assert_eq!(refused.reason(), Reason::Unbound, "byte {byte}");
     }
 }
+
+/// IP prefixes up to the address width are a valid policy, one bit more is refused with its
+/// own error, for either family (caught `validate` answering `Ok` or testing `&&`).
+#[test]
+fn prefixes_longer_than_the_address_are_refused() {
+    let verdict = |v4, v6| {
+        Policy::default()
+            .with_binding(Binding::none().with_ip_prefix(v4, v6))
+            .validate()
+    };
+    assert!(verdict(32, 128).is_ok());
+    assert!(verdict(0, 0).is_ok());
+    for (v4, v6) in [(33, 56), (24, 129), (33, 129), (255, 255)] {
+        assert!(
+            matches!(
+                verdict(v4, v6),
+                Err(ConfigError::Policy(PolicyError::PrefixTooLong))
+            ),
+            "/{v4} and /{v6}"
+        );
+    }
+}
