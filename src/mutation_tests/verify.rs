@@ -324,3 +324,74 @@ fn an_elevation_lapses_at_exactly_its_ttl_and_is_replaced_even_without_rotation(
     let next = f.verify_text(successor.expose_secret(), &here()).unwrap();
     assert_eq!(next.session.privilege(), Privilege::Authenticated);
 }
+
+/// A memory store whose writes fail while `broken` is set (a full disk, a lost connection).
+struct Flaky {
+    inner: MemoryStore,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl RevocationStore for Flaky {
+    fn set(&self) -> &crate::revocation::RevocationSet {
+        self.inner.set()
+    }
+
+    fn revoke_with(
+        &self,
+        revocation: Revocation,
+        durability: crate::revocation::Durability,
+    ) -> Result<(), crate::revocation::StoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::revocation::StoreError::Io {
+                context: "injected",
+                source: std::io::Error::other("disk full"),
+            });
+        }
+        self.inner.revoke_with(revocation, durability)
+    }
+}
+
+/// When the store cannot take the revocation a replacement needs: a token due for rotation
+/// is simply kept (the next request tries again), but a lapsed elevation, which must not live
+/// on, is refused with `StoreUnavailable` (caught the mutants of the `!elevation_lapsed`
+/// guard in `rotate_if_due`).
+#[test]
+fn a_failed_replacement_keeps_a_rotated_token_but_refuses_a_lapsed_elevation() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let flaky = Arc::new(Flaky {
+        inner: MemoryStore::new(FilterConfig::default().with_capacity(1000)).unwrap(),
+        broken: std::sync::atomic::AtomicBool::new(false),
+    });
+    let keys = KeyRing::empty()
+        .with_key(KeyId(1), KeyState::Primary, SessionKey::from_bytes(SECRET))
+        .unwrap();
+    let policy = Policy::default()
+        .with_rotation(Rotation::After(Duration::from_secs(60)))
+        .with_elevated_ttl(Duration::from_secs(120));
+    let manager = SessionManager::builder(keys, CONTEXT, flaky.clone())
+        .with_policy(policy)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let verify = |t: &str| manager.verify(t, &here()).map_err(|r| r.reason());
+    let plain = manager
+        .authenticate(None, "alice", Privilege::Authenticated, &here())
+        .unwrap();
+    let login = manager
+        .authenticate(None, "bob", Privilege::Authenticated, &here())
+        .unwrap();
+    let elevated = manager.elevate(login.session, &here()).unwrap();
+    clock.advance(Duration::from_secs(120));
+    flaky.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let kept = verify(plain.token.expose_secret()).expect("a due rotation that fails keeps the token");
+    assert!(kept.replacement.is_none());
+    assert_eq!(kept.session.privilege(), Privilege::Authenticated);
+    assert_eq!(
+        verify(elevated.token.expose_secret()).err(),
+        Some(Reason::StoreUnavailable)
+    );
+    flaky.broken.store(false, std::sync::atomic::Ordering::SeqCst);
+    let stepped = verify(elevated.token.expose_secret()).unwrap();
+    assert_eq!(stepped.session.privilege(), Privilege::Authenticated);
+    assert!(stepped.replacement.is_some());
+}
