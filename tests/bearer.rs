@@ -393,3 +393,34 @@ async fn bearer_requests_skip_the_origin_rule_and_logout_sets_no_cookie() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// One `Authorization` header per request (spec/sessions.md §8.1): a second one, even carrying
+/// the same valid token, makes the request's credential a refused token, never a session
+/// (found by the `layer` fuzz target, whose oracle had read only the first header).
+#[tokio::test]
+async fn two_authorization_headers_are_a_refused_token_even_when_both_are_valid() {
+    let r = rig(Policy::default());
+    let (app, _) = api(&r, |l| l);
+    let token = api_login(&app, b"").await;
+    assert_eq!(
+        call_api(&app, "GET", "/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    for second in [
+        format!("Bearer {token}"),
+        "Bearer other".to_owned(),
+        "Basic YTpi".to_owned(),
+    ] {
+        let req = api_request("GET", "/me", Some(&token))
+            .header(header::AUTHORIZATION, second.as_str())
+            .body(Body::empty())
+            .unwrap();
+        let reply = send_api(&app, req).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "second header {second:?}");
+        assert_eq!(
+            reply.challenge(),
+            Some(r#"Bearer error="invalid_token""#),
+            "{second:?}"
+        );
+    }
+}

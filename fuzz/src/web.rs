@@ -131,7 +131,8 @@ pub fn connect_info() -> ConnectInfo<SocketAddr> {
 pub enum Placement {
     /// Exactly one session-cookie pair, and its value is the token.
     Cookie,
-    /// No session-cookie pair; `Authorization: Bearer <token>` (first header, scheme in any case).
+    /// No session-cookie pair; exactly one `Authorization` header, `Bearer <token>` (scheme in
+    /// any case).
     Bearer,
     /// Anything else: no session may come of it.
     Nowhere,
@@ -154,8 +155,14 @@ pub fn placement(headers: &HeaderMap, token: &str) -> Placement {
         [] => {}
         _ => return Placement::Nowhere,
     }
-    let bearer = headers
-        .get(AUTHORIZATION)
+    // spec/sessions.md §8.1: one `Authorization` header; two are a refused token even when
+    // both carry the valid one (which of two credentials is meant is not ours to guess).
+    let mut authorizations = headers.get_all(AUTHORIZATION).iter();
+    let only = match (authorizations.next(), authorizations.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    };
+    let bearer = only
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
