@@ -424,3 +424,34 @@ async fn two_authorization_headers_are_a_refused_token_even_when_both_are_valid(
         );
     }
 }
+
+/// `Bearer 1*SP token` (RFC 6750 §2.1): any number of spaces before the token, but a tab or
+/// any other whitespace makes it a refused token.
+#[tokio::test]
+async fn spaces_may_separate_scheme_and_token_but_tabs_may_not() {
+    let r = rig(Policy::default());
+    let (app, _) = api(&r, |l| l);
+    let token = api_login(&app, b"").await;
+    let with = |value: String| {
+        let app = app.clone();
+        async move {
+            let req = api_request("GET", "/me", None)
+                .header(header::AUTHORIZATION, value)
+                .body(Body::empty())
+                .unwrap();
+            send_api(&app, req).await.status
+        }
+    };
+    assert_eq!(with(format!("bearer   {token}")).await, StatusCode::OK);
+    for refused in [
+        format!("Bearer \t{token}"),
+        format!("Bearer\t{token}"),
+        format!("Bearer {token}\t"),
+    ] {
+        assert_eq!(
+            with(refused.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "{refused:?}"
+        );
+    }
+}

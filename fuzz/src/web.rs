@@ -132,7 +132,7 @@ pub enum Placement {
     /// Exactly one session-cookie pair, and its value is the token.
     Cookie,
     /// No session-cookie pair; exactly one `Authorization` header, `Bearer <token>` (scheme in
-    /// any case).
+    /// any case, spaces but no tabs around the token).
     Bearer,
     /// Anything else: no session may come of it.
     Nowhere,
@@ -166,7 +166,8 @@ pub fn placement(headers: &HeaderMap, token: &str) -> Placement {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, t)| t.trim() == token);
+        // RFC 6750 §2.1, RFC 9110 §11.4: `1*SP` after the scheme: spaces, never tabs.
+        .is_some_and(|(_, t)| t.trim_matches(' ') == token);
     if bearer {
         Placement::Bearer
     } else {
