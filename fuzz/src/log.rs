@@ -2,7 +2,7 @@
 //! checksum re-implemented from the spec, so the `log_recovery` target can tell which records
 //! the store had any right to apply.
 //!
-//! `record = length (u32 LE) ‖ payload (postcard Revocation) ‖ first 8 bytes of
+//! `record = length (u32 LE) ‖ payload (postcard Revocation, canonical) ‖ first 8 bytes of
 //! SHA-256(length ‖ payload)`, length 1 to 1024.
 
 use ring::digest;
@@ -50,8 +50,12 @@ fn record_at(buf: &[u8]) -> Option<(Revocation, usize)> {
     if digest.as_ref().get(..8)? != check {
         return None;
     }
-    let (record, rest) = postcard::take_from_bytes::<Revocation>(framed.get(4..)?).ok()?;
-    (rest.is_empty() && record.validate().is_ok()).then_some((record, 4 + len + 8))
+    let payload = framed.get(4..)?;
+    let (record, rest) = postcard::take_from_bytes::<Revocation>(payload).ok()?;
+    // Canonical (spec/revocation.md §8): byte for byte what encoding the value writes, so an
+    // over-long varint under a valid checksum is an invalid record, not a second spelling.
+    let canonical = postcard::to_allocvec(&record).ok()? == payload;
+    (rest.is_empty() && canonical && record.validate().is_ok()).then_some((record, 4 + len + 8))
 }
 
 /// Frames `record` as the spec says (for seeds and the structure-aware target).
