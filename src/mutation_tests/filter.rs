@@ -121,13 +121,18 @@ fn ids(seed: u64) -> impl Iterator<Item = [u8; 16]> {
     })
 }
 
+/// One filter for 1,000 ids at a 1e-3 false-positive rate: enough false positives among
+/// 100,000 absent ids to count, few enough to tell a sound probe from a broken one.
+fn small_filter() -> FilterConfig {
+    FilterConfig::default()
+        .with_capacity(1000)
+        .with_false_positive_rate(1e-3)
+}
+
 #[test]
 fn the_probe_finds_every_inserted_id_and_few_absent_ones() {
     let epoch = Epoch(7);
-    let config = FilterConfig::default()
-        .with_capacity(1000)
-        .with_false_positive_rate(1e-3);
-    let set = RevocationSet::new(config).unwrap();
+    let set = RevocationSet::new(small_filter()).unwrap();
     let present: Vec<[u8; 16]> = ids(1).take(1000).collect();
     for id in &present {
         set.insert(epoch, id);
@@ -167,10 +172,7 @@ fn the_probe_finds_every_inserted_id_and_few_absent_ones() {
 #[test]
 fn a_snapshot_answers_like_its_set() {
     let epoch = Epoch(7);
-    let config = FilterConfig::default()
-        .with_capacity(1000)
-        .with_false_positive_rate(1e-3);
-    let store = MemoryStore::new(config).unwrap();
+    let store = MemoryStore::new(small_filter()).unwrap();
     let present: Vec<[u8; 16]> = ids(3).take(1000).collect();
     for id in &present {
         store.revoke(Revocation::Id { epoch, id: *id }).unwrap();

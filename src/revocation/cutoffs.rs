@@ -63,11 +63,7 @@ impl SubjectCutoffs {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
-        let map = self.shard(subject)?.load();
-        if map.is_empty() {
-            return None;
-        }
-        map.get(subject).copied().map(UnixTime)
+        self.shard(subject)?.load().get(subject).copied().map(UnixTime)
     }
 
     /// Drops cutoffs earlier than `before`.

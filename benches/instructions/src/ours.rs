@@ -220,40 +220,19 @@ pub(crate) const SESSION_AUTHENTICATE: Named = Named {
 pub(crate) const SESSION_VERIFY_COLD: Named = Named {
     name: "session_verify_cold",
     side: Side::Ours,
-    prepare: |p| {
-        let (manager, tokens) = manager_with_tokens(p, p.distinct)?;
-        Ok(Box::new(Verify {
-            manager,
-            tokens,
-            next: 0,
-        }))
-    },
+    prepare: |p| verify_op(p, p.distinct),
 };
 
 pub(crate) const SESSION_VERIFY_REPEAT: Named = Named {
     name: "session_verify_repeat",
     side: Side::Ours,
-    prepare: |p| {
-        let (manager, tokens) = manager_with_tokens(p, 1)?;
-        Ok(Box::new(Verify {
-            manager,
-            tokens,
-            next: 0,
-        }))
-    },
+    prepare: |p| verify_op(p, 1),
 };
 
 pub(crate) const LAYER_REQUEST: Named = Named {
     name: "layer_request",
     side: Side::Ours,
-    prepare: |p| {
-        let (manager, tokens) = manager_with_tokens(p, 1)?;
-        let cookie = format!("session={}", tokens.first().ok_or("no token")?);
-        let router = axum::Router::new()
-            .route("/", axum::routing::get(web_peers::hello))
-            .layer(SessionLayer::new(manager).dangerous_insecure_http());
-        Ok(Box::new(Requester::new(router, Some(cookie))?))
-    },
+    prepare: |p| layer_op(p, true),
 };
 
 /// The same request without a cookie: what the layer costs a visitor it has no session for
@@ -261,14 +240,31 @@ pub(crate) const LAYER_REQUEST: Named = Named {
 pub(crate) const LAYER_REQUEST_NO_COOKIE: Named = Named {
     name: "layer_request_no_cookie",
     side: Side::Ours,
-    prepare: |p| {
-        let (manager, _) = manager_with_tokens(p, 1)?;
-        let router = axum::Router::new()
-            .route("/", axum::routing::get(web_peers::hello))
-            .layer(SessionLayer::new(manager).dangerous_insecure_http());
-        Ok(Box::new(Requester::new(router, None)?))
-    },
+    prepare: |p| layer_op(p, false),
 };
+
+/// Verifies the session tokens of `count` logins in turn (1: the same token every time).
+fn verify_op(p: &Params, count: usize) -> Result<Box<dyn Op>, BoxError> {
+    let (manager, tokens) = manager_with_tokens(p, count)?;
+    Ok(Box::new(Verify {
+        manager,
+        tokens,
+        next: 0,
+    }))
+}
+
+/// `GET /` through the layer, with a valid session cookie or with none.
+fn layer_op(p: &Params, with_cookie: bool) -> Result<Box<dyn Op>, BoxError> {
+    let (manager, tokens) = manager_with_tokens(p, 1)?;
+    let cookie = match with_cookie {
+        true => Some(format!("session={}", tokens.first().ok_or("no token")?)),
+        false => None,
+    };
+    let router = axum::Router::new()
+        .route("/", axum::routing::get(web_peers::hello))
+        .layer(SessionLayer::new(manager).dangerous_insecure_http());
+    Ok(Box::new(Requester::new(router, cookie)?))
+}
 
 /// Filter bytes and process RSS growth (KiB) after `p.revoked` revocations in one epoch.
 pub(crate) fn memory(p: &Params) -> Result<(usize, u64), BoxError> {

@@ -7,42 +7,29 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sealed_session::token::{decode_claims, encode_claims, Claims};
 use sealed_session::{Clock, SystemClock, UnixTime};
-use serde::{Deserialize, Serialize};
+use web_peers::COOKIE_NAME;
 
 use crate::ours::reference_claims;
 use crate::{BoxError, Named, Op, Params, Side};
 
 const MASTER: [u8; 32] = [0x42; 32];
-const COOKIE_NAME: &str = "session";
 
-#[derive(Serialize, Deserialize)]
-struct JsonClaims {
-    sid: String,
-    sub: String,
-    prv: u8,
-    epoch: u64,
-    iat: u64,
-    exp: u64,
-    dl: u64,
-    auth_time: u64,
-    bnd: String,
-    flg: u8,
-}
+/// The JSON peers carry web-peers' claims struct, filled from ours.
+type JsonClaims = web_peers::Claims;
 
-impl JsonClaims {
-    fn of(c: &Claims) -> Self {
-        Self {
-            sid: URL_SAFE_NO_PAD.encode(c.session_id.0),
-            sub: c.subject.clone().unwrap_or_default(),
-            prv: c.privilege.as_u8(),
-            epoch: c.epoch.0,
-            iat: c.issued_at.0,
-            exp: c.expires_at.0,
-            dl: c.session_deadline.0,
-            auth_time: c.authenticated_at.0,
-            bnd: URL_SAFE_NO_PAD.encode(c.binding.0),
-            flg: c.flags.0,
-        }
+/// Our claims as the JSON peers carry them.
+fn json_of(c: &Claims) -> JsonClaims {
+    JsonClaims {
+        sid: URL_SAFE_NO_PAD.encode(c.session_id.0),
+        sub: c.subject.clone().unwrap_or_default(),
+        prv: c.privilege.as_u8(),
+        epoch: c.epoch.0,
+        iat: c.issued_at.0,
+        exp: c.expires_at.0,
+        dl: c.session_deadline.0,
+        auth_time: c.authenticated_at.0,
+        bnd: URL_SAFE_NO_PAD.encode(c.binding.0),
+        flg: c.flags.0,
     }
 }
 
@@ -136,7 +123,7 @@ impl Op for Jwt {
 
 fn jwt(p: &Params, mint: bool) -> Result<Box<dyn Op>, BoxError> {
     let (claims, _) = claims(p);
-    let json = JsonClaims::of(&claims);
+    let json = json_of(&claims);
     let enc = jsonwebtoken::EncodingKey::from_secret(&MASTER);
     let header = jsonwebtoken::Header::default();
     let token = jsonwebtoken::encode(&header, &json, &enc)?;
@@ -184,7 +171,7 @@ impl Op for Paseto {
 fn paseto(p: &Params, mint: bool) -> Result<Box<dyn Op>, BoxError> {
     let (claims, now) = claims(p);
     let key = PasetoKey::from(&MASTER)?;
-    let json = JsonClaims::of(&claims);
+    let json = json_of(&claims);
     let token = paseto_mint(&key, &json);
     Ok(Box::new(Paseto {
         key,

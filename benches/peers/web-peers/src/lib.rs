@@ -48,18 +48,29 @@ pub async fn hello() -> &'static str {
 }
 
 /// The reference claims as a JSON-minded application keeps them (ids and hashes as text).
+/// Also the JSON token peers' claims in benches/instructions/ (jsonwebtoken, pasetors).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Claims {
-    sid: String,
-    sub: String,
-    prv: u8,
-    epoch: u64,
-    iat: u64,
-    exp: u64,
-    dl: u64,
-    auth_time: u64,
-    bnd: String,
-    flg: u8,
+    /// Session id, base64url.
+    pub sid: String,
+    /// Subject.
+    pub sub: String,
+    /// Privilege level.
+    pub prv: u8,
+    /// Revocation epoch.
+    pub epoch: u64,
+    /// Issued at (Unix seconds).
+    pub iat: u64,
+    /// Expires at.
+    pub exp: u64,
+    /// Session deadline.
+    pub dl: u64,
+    /// Authenticated at.
+    pub auth_time: u64,
+    /// Binding hash, base64url.
+    pub bnd: String,
+    /// Binding flags.
+    pub flg: u8,
 }
 
 impl Claims {
