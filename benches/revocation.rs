@@ -1,7 +1,10 @@
 //! Revocation filter lookups at 1M entries (capacity 1M, rate 1e-6): `contains_either` for an
 //! absent pair (the common verify) and a revoked one, and one insert; then the same verify in a
 //! cold cache: 16 generations of 1M entries each (16 filters, about 4× the 32 MiB L3 of the
-//! development VM), probed at random, so nearly every line a lookup reads comes from DRAM.
+//! development VM), probed at random, so nearly every line a lookup reads comes from DRAM;
+//! beside them the floor, one random read of a buffer as large as those filters. Run with
+//! `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` to back both with transparent huge pages (no page
+//! walk per miss) where the kernel offers them only on request (`madvise`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Duration;
@@ -132,6 +135,28 @@ fn cold_lookups(c: &mut Criterion) {
             let hit = set.contains_either(epoch, &a, &b);
             state ^= u64::from(hit);
             hit
+        })
+    });
+    // The machine's floor for the rows above: one random 8-byte read from a buffer as large
+    // as the filters, the same id draw beside it, independent and then dependent. A cold
+    // probe cannot cost less than one such read.
+    let memory: Vec<u64> = (0..set.memory_bytes() as u64 / 8).collect();
+    let slot = |id: &[u8; 16]| {
+        let word = u64::from_le_bytes(id[..8].try_into().unwrap());
+        usize::try_from(word % memory.len() as u64).unwrap()
+    };
+    g.bench_function("floor_one_dram_read", |b| {
+        b.iter(|| {
+            let (_, a, _) = cold_probe(&mut state);
+            memory[slot(&a)]
+        })
+    });
+    g.bench_function("floor_one_dram_read_dependent", |b| {
+        b.iter(|| {
+            let (_, a, _) = cold_probe(&mut state);
+            let word = memory[slot(&a)];
+            state ^= word & 1;
+            word
         })
     });
     g.finish();

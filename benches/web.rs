@@ -93,10 +93,13 @@ fn web(c: &mut Criterion) {
     let cookie = format!("session={token}");
     let verifier = manager.clone();
 
-    let bare = Router::new().route("/", get(hello));
+    // `with_state(())` is what `axum::serve` does first: the routes (and the layer around
+    // them) become services once, not at every call.
+    let bare = Router::new().route("/", get(hello)).with_state(());
     let layered = Router::new()
         .route("/", get(hello))
-        .layer(SessionLayer::new(manager).dangerous_insecure_http());
+        .layer(SessionLayer::new(manager).dangerous_insecure_http())
+        .with_state(());
     // The layer must really verify: a valid cookie yields no Set-Cookie (no rotation) and
     // the handler runs.
     rt.block_on(async {
@@ -115,7 +118,8 @@ fn web(c: &mut Criterion) {
     );
     let uncached = Router::new()
         .route("/", get(hello))
-        .layer(SessionLayer::new(uncached_manager.clone()).dangerous_insecure_http());
+        .layer(SessionLayer::new(uncached_manager.clone()).dangerous_insecure_http())
+        .with_state(());
 
     let mut g = c.benchmark_group("web");
     g.bench_function("bare", |b| b.iter(|| rt.block_on(call(black_box(&bare), None))));

@@ -11,15 +11,10 @@ use crate::session::events::EventKind;
 /// Bodies this small, declared up front, are scanned for session tokens.
 const FORM_SCAN_LIMIT: usize = 64 * 1024;
 
-/// Reads a small url-encoded form body to report token-shaped fields (a session id passed in
-/// a POST field, the classic fixation vector); the body is handed on unchanged and never used as a token source.
+/// The declared length of a small url-encoded form body, the one kind of body scanned for
+/// token-shaped fields (a session id passed in a POST field, the classic fixation vector).
 /// Only bodies with a declared length ≤ 64 KiB are read, so none is consumed half-way.
-pub(crate) async fn scan_form(
-    parts: &Parts,
-    body: Body,
-    shared: &Shared,
-    cookie_name: &str,
-) -> Result<Body, StatusCode> {
+pub(crate) fn form_to_scan(parts: &Parts) -> Option<usize> {
     let is_form = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -30,9 +25,17 @@ pub(crate) async fn scan_form(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let Some(length) = declared.filter(|&n| is_form && n <= FORM_SCAN_LIMIT) else {
-        return Ok(body);
-    };
+    declared.filter(|&n| is_form && n <= FORM_SCAN_LIMIT)
+}
+
+/// Reads a form body of `length` bytes (from [`form_to_scan`]) and reports a token-shaped
+/// field in it; the body is handed on unchanged and never used as a token source.
+pub(crate) async fn scan_form(
+    length: usize,
+    body: Body,
+    shared: &Shared,
+    cookie_name: &str,
+) -> Result<Body, StatusCode> {
     let bytes = axum::body::to_bytes(body, length)
         .await
         .map_err(|_| StatusCode::BAD_REQUEST)?;

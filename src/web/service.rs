@@ -2,9 +2,7 @@
 //! headers a session needs on the way out.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -19,9 +17,10 @@ use tower::Service;
 use super::bearer::{self, Authorization, Challenges, Refusal, Scheme};
 use super::cookies::Found;
 use super::dpop;
+use super::future::ResponseFuture;
 use super::layer::Startup;
 use super::origin::{self, Provenance};
-use super::scan::{query_has_token, scan_form};
+use super::scan::{form_to_scan, query_has_token, scan_form};
 use super::settings::Settings;
 use super::state::{Client, CookieAction, Credential, ProofState, RequestState, Shared};
 use crate::session::events::EventKind;
@@ -62,7 +61,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, Infallible>> + Send>>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -74,41 +73,55 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (manager, config) = (self.manager.clone(), self.settings.clone());
         self.startup.first_request(&manager, &config, &request);
-        Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
-            // Both handles move into the request's shared state: no further reference counts.
-            let shared = admit(manager, config, &parts, provenance);
-            let config = &*shared.settings;
-            let refused = match shared.lock().proof {
-                ProofState::Refused(code) => Some(code),
-                _ => None,
-            };
-            if let Some(code) = refused {
-                // RFC 9449 §7.1: a refused proof is the request's answer, whatever the route.
-                let response = bearer::proof_refusal(code, challenges(config, Credential::Dpop));
-                return Ok(finish(&shared, config, response));
-            }
-            let foreign = match provenance {
-                Provenance::Foreign => true,
-                Provenance::Unknown => config.require_origin,
-                Provenance::SameOrigin => false,
-            };
-            // Cross-site request forgery rides a credential the browser attaches by itself; it
-            // never attaches an Authorization header, so a bearer request cannot be forged.
-            let ambient = !shared.lock().credential.in_header();
-            if foreign && ambient && origin::is_state_changing(&parts.method) {
+        let (mut parts, body) = request.into_parts();
+        let provenance = origin::judge(&parts, &config.allowed_origins, config.cookie.is_secure());
+        // Verification is in-memory work only (revocations it causes are logged in the
+        // background), so it runs here rather than in a boxed future. Both handles move into
+        // the request's shared state: no further reference counts.
+        let shared = admit(manager, config, &parts, provenance);
+        let config = &*shared.settings;
+        let refused = match shared.lock().proof {
+            ProofState::Refused(code) => Some(code),
+            _ => None,
+        };
+        if let Some(code) = refused {
+            // RFC 9449 §7.1: a refused proof is the request's answer, whatever the route.
+            let response = bearer::proof_refusal(code, challenges(config, Credential::Dpop));
+            return ResponseFuture::ready(finish(&shared, config, response));
+        }
+        let foreign = match provenance {
+            Provenance::Foreign => true,
+            Provenance::Unknown => config.require_origin,
+            Provenance::SameOrigin => false,
+        };
+        // Cross-site request forgery rides a credential the browser attaches by itself; it
+        // never attaches an Authorization header, so a bearer request cannot be forged.
+        let ambient = !shared.lock().credential.in_header();
+        if foreign && ambient && origin::is_state_changing(&parts.method) {
+            return ResponseFuture::boxed(Box::pin(async move {
                 refuse_foreign(&shared).await;
-                return Ok(finish(&shared, config, status_only(StatusCode::FORBIDDEN)));
-            }
-            let body = match scan_form(&parts, Body::new(body), &shared, config.cookie.name()).await {
-                Ok(body) => body,
-                Err(status) => return Ok(finish(&shared, config, status_only(status))),
-            };
-            parts.extensions.insert(shared.clone());
-            let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(&shared, config, response))
-        })
+                Ok(finish(
+                    &shared,
+                    &shared.settings,
+                    status_only(StatusCode::FORBIDDEN),
+                ))
+            }));
+        }
+        let body = Body::new(body);
+        if let Some(length) = form_to_scan(&parts) {
+            return ResponseFuture::boxed(Box::pin(async move {
+                let config = &*shared.settings;
+                let body = match scan_form(length, body, &shared, config.cookie.name()).await {
+                    Ok(body) => body,
+                    Err(status) => return Ok(finish(&shared, config, status_only(status))),
+                };
+                parts.extensions.insert(shared.clone());
+                let response = inner.call(Request::from_parts(parts, body)).await?;
+                Ok(finish(&shared, config, response))
+            }));
+        }
+        parts.extensions.insert(shared.clone());
+        ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), shared)
     }
 }
 
@@ -264,7 +277,7 @@ async fn refuse_foreign(shared: &Shared) {
 
 /// Applies the cookie action and the headers every response of a session needs, and gives a
 /// session refusal its RFC 6750 form on an API request.
-fn finish<B: Default + From<Bytes>>(
+pub(crate) fn finish<B: Default + From<Bytes>>(
     shared: &Shared,
     config: &Settings,
     mut response: Response<B>,

@@ -1,5 +1,6 @@
 //! One HTTP request in process, as benches/web.rs sends it: built, sent through the router with
-//! `tower::ServiceExt::oneshot` on a current-thread runtime, the whole body read. The same for
+//! `tower::ServiceExt::oneshot` on a current-thread runtime (routes made services once, as
+//! `axum::serve` does), the whole body read. The same for
 //! the bare router, the layer (ours.rs) and the peers of benches/peers/web-peers.
 
 use std::net::SocketAddr;
@@ -26,6 +27,9 @@ impl Requester {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        // What `axum::serve` does first (`into_make_service`): the routes become services once,
+        // rather than at every call (and a layer is applied once, not per request).
+        let router = router.with_state(());
         Ok(Self { rt, router, cookie })
     }
 
