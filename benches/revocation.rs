@@ -2,9 +2,7 @@
 //! absent pair (the common verify) and a revoked one, and one insert; then the same verify in a
 //! cold cache: 16 generations of 1M entries each (16 filters, about 4× the 32 MiB L3 of the
 //! development VM), probed at random, so nearly every line a lookup reads comes from DRAM;
-//! beside them the floor, one random read of a buffer as large as those filters. Run with
-//! `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` to back both with transparent huge pages (no page
-//! walk per miss) where the kernel offers them only on request (`madvise`).
+//! beside them the floor, one random read of a buffer as large as those filters.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Duration;
