@@ -105,3 +105,35 @@ impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use axum::body::Body;
+    use http::{Response, StatusCode};
+
+    use super::ResponseFuture;
+
+    type Never = std::future::Pending<Result<Response<Body>, std::convert::Infallible>>;
+
+    /// A future polled again after it completed is outside the `Future` contract; the layer's
+    /// future answers it with an empty response, never a panic.
+    #[test]
+    fn a_ready_answer_polled_twice_does_not_panic() {
+        let mut answer = Response::new(Body::empty());
+        *answer.status_mut() = StatusCode::UNAUTHORIZED;
+        let mut future = pin!(ResponseFuture::<Never, Body>::ready(answer));
+        let mut cx = Context::from_waker(Waker::noop());
+        let Poll::Ready(Ok(first)) = future.as_mut().poll(&mut cx) else {
+            panic!("a ready answer is ready at once");
+        };
+        assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+        let Poll::Ready(Ok(again)) = future.as_mut().poll(&mut cx) else {
+            panic!("polled again, it still answers");
+        };
+        assert_eq!(again.status(), StatusCode::OK);
+    }
+}

@@ -100,29 +100,40 @@ where
         if foreign && ambient && origin::is_state_changing(&parts.method) {
             return ResponseFuture::boxed(Box::pin(async move {
                 refuse_foreign(&shared).await;
-                Ok(finish(
-                    &shared,
-                    &shared.settings,
-                    status_only(StatusCode::FORBIDDEN),
-                ))
+                let refused = status_only(StatusCode::FORBIDDEN);
+                Ok(finish(&shared, &shared.settings, refused))
             }));
         }
         let body = Body::new(body);
         if let Some(length) = form_to_scan(&parts) {
-            return ResponseFuture::boxed(Box::pin(async move {
-                let config = &*shared.settings;
-                let body = match scan_form(length, body, &shared, config.cookie.name()).await {
-                    Ok(body) => body,
-                    Err(status) => return Ok(finish(&shared, config, status_only(status))),
-                };
-                parts.extensions.insert(shared.clone());
-                let response = inner.call(Request::from_parts(parts, body)).await?;
-                Ok(finish(&shared, config, response))
-            }));
+            return ResponseFuture::boxed(Box::pin(scan_then_call(inner, parts, body, length, shared)));
         }
         parts.extensions.insert(shared.clone());
         ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), shared)
     }
+}
+
+/// The path that waits before the inner service: a small form body is read and scanned for
+/// planted tokens first (never a token source: one found there is only an event).
+async fn scan_then_call<S, ResBody>(
+    mut inner: S,
+    mut parts: Parts,
+    body: Body,
+    length: usize,
+    shared: Shared,
+) -> Result<Response<ResBody>, Infallible>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>, Error = Infallible>,
+    ResBody: Default + From<Bytes>,
+{
+    let config = &*shared.settings;
+    let body = match scan_form(length, body, &shared, config.cookie.name()).await {
+        Ok(body) => body,
+        Err(status) => return Ok(finish(&shared, config, status_only(status))),
+    };
+    parts.extensions.insert(shared.clone());
+    let response = inner.call(Request::from_parts(parts, body)).await?;
+    Ok(finish(&shared, config, response))
 }
 
 fn status_only<B: Default>(status: StatusCode) -> Response<B> {
