@@ -73,7 +73,7 @@ bare=$(count bare --layer off)
 sealed=$(count sealed --layer on --revoked "$REVOKED")
 echo "user-space instructions per request ($N keep-alive requests, callgrind)"
 printf '%-8s %8d\n' bare "$bare" sealed "$sealed"
-printf 'layer: +%d (+%.1f%%)\n' $((sealed - bare)) "$(echo "100 * ($sealed - $bare) / $bare" | bc -l)"
+awk -v b="$bare" -v s="$sealed" 'BEGIN { printf "layer: +%d (+%.1f%%)\n", s - b, 100 * (s - b) / b }'
 echo
 echo "the layer's functions, inclusive, instructions per request (with the same function in bare):"
 # profile DUMP: "COUNT<TAB>FUNCTION" per function. callgrind_annotate prints "COUNT (PCT)
