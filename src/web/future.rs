@@ -14,15 +14,15 @@ use super::service::finish;
 use super::state::Shared;
 
 /// A boxed future, for the paths that wait before the inner service runs.
-pub(crate) type Boxed<B> = Pin<Box<dyn Future<Output = Result<Response<B>, Infallible>> + Send>>;
+type Boxed<B> = Pin<Box<dyn Future<Output = Result<Response<B>, Infallible>> + Send>>;
 
 pin_project! {
     /// The response future of [`SessionService`](super::SessionService).
     ///
-    /// A request that needs no waiting before the handler (no form body to scan, no forged
-    /// cross-site request to step down) is verified in `Service::call` and its future is the
-    /// inner service's own, with the session's response headers added when it completes: no
-    /// allocation for the future. The rest are boxed.
+    /// Every request is verified in `Service::call`. One that needs no waiting before the
+    /// handler (no form body to scan, no forged cross-site request to step down) then gets the
+    /// inner service's own future, with the session's response headers added when it
+    /// completes: no allocation for the future. The rest are boxed.
     ///
     /// ```
     /// use tower::{Layer, Service, ServiceExt};
@@ -72,9 +72,13 @@ impl<F, B> ResponseFuture<F, B> {
         }
     }
 
-    pub(crate) fn boxed(future: Boxed<B>) -> Self {
+    pub(crate) fn boxed(
+        future: impl Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    ) -> Self {
         Self {
-            kind: Kind::Boxed { future },
+            kind: Kind::Boxed {
+                future: Box::pin(future),
+            },
         }
     }
 }
@@ -90,7 +94,7 @@ where
         match self.project().kind.project() {
             KindProjection::Inner { future, shared } => {
                 let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(finish(shared, &shared.settings, response)))
+                Poll::Ready(Ok(finish(shared, response)))
             }
             // Polled again after completing (outside the `Future` contract): an empty 200
             // rather than a panic.

@@ -80,14 +80,14 @@ where
         // the request's shared state: no further reference counts.
         let shared = admit(manager, config, &parts, provenance);
         let config = &*shared.settings;
-        let refused = match shared.lock().proof {
-            ProofState::Refused(code) => Some(code),
-            _ => None,
+        let (proof, credential) = {
+            let st = shared.lock();
+            (st.proof, st.credential)
         };
-        if let Some(code) = refused {
+        if let ProofState::Refused(code) = proof {
             // RFC 9449 §7.1: a refused proof is the request's answer, whatever the route.
             let response = bearer::proof_refusal(code, challenges(config, Credential::Dpop));
-            return ResponseFuture::ready(finish(&shared, config, response));
+            return ResponseFuture::ready(finish(&shared, response));
         }
         let foreign = match provenance {
             Provenance::Foreign => true,
@@ -96,17 +96,16 @@ where
         };
         // Cross-site request forgery rides a credential the browser attaches by itself; it
         // never attaches an Authorization header, so a bearer request cannot be forged.
-        let ambient = !shared.lock().credential.in_header();
+        let ambient = !credential.in_header();
         if foreign && ambient && origin::is_state_changing(&parts.method) {
-            return ResponseFuture::boxed(Box::pin(async move {
+            return ResponseFuture::boxed(async move {
                 refuse_foreign(&shared).await;
-                let refused = status_only(StatusCode::FORBIDDEN);
-                Ok(finish(&shared, &shared.settings, refused))
-            }));
+                Ok(finish(&shared, status_only(StatusCode::FORBIDDEN)))
+            });
         }
         let body = Body::new(body);
         if let Some(length) = form_to_scan(&parts) {
-            return ResponseFuture::boxed(Box::pin(scan_then_call(inner, parts, body, length, shared)));
+            return ResponseFuture::boxed(scan_then_call(inner, parts, body, length, shared));
         }
         parts.extensions.insert(shared.clone());
         ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), shared)
@@ -126,14 +125,13 @@ where
     S: Service<Request<Body>, Response = Response<ResBody>, Error = Infallible>,
     ResBody: Default + From<Bytes>,
 {
-    let config = &*shared.settings;
-    let body = match scan_form(length, body, &shared, config.cookie.name()).await {
+    let body = match scan_form(length, body, &shared, shared.settings.cookie.name()).await {
         Ok(body) => body,
-        Err(status) => return Ok(finish(&shared, config, status_only(status))),
+        Err(status) => return Ok(finish(&shared, status_only(status))),
     };
     parts.extensions.insert(shared.clone());
     let response = inner.call(Request::from_parts(parts, body)).await?;
-    Ok(finish(&shared, config, response))
+    Ok(finish(&shared, response))
 }
 
 fn status_only<B: Default>(status: StatusCode) -> Response<B> {
@@ -288,11 +286,8 @@ async fn refuse_foreign(shared: &Shared) {
 
 /// Applies the cookie action and the headers every response of a session needs, and gives a
 /// session refusal its RFC 6750 form on an API request.
-pub(crate) fn finish<B: Default + From<Bytes>>(
-    shared: &Shared,
-    config: &Settings,
-    mut response: Response<B>,
-) -> Response<B> {
+pub(crate) fn finish<B: Default + From<Bytes>>(shared: &Shared, mut response: Response<B>) -> Response<B> {
+    let config = &*shared.settings;
     let (action, involved, credential, proof) = {
         let mut st = shared.lock();
         let action = std::mem::take(&mut st.cookie);
